@@ -1,0 +1,47 @@
+# Every target bootstraps .venv on a fresh machine; nothing else needs installing by hand.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TORCH_VERSION ?= 2.13.0
+DEMO_OUT ?= demo-out
+
+.PHONY: all venv demo test bench clean system-deps
+
+all: test
+
+# Debian packages: Tesseract OCR for burned-in text detection (optional; a pure-Python detector
+# is used when it is missing). Installed when we are root and apt-get exists.
+system-deps:
+	@if ! command -v tesseract >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) \
+	      || echo "warning: tesseract-ocr could not be installed; using the pure-Python text detector"; \
+	  else echo "note: tesseract-ocr not found and not root; using the pure-Python text detector"; fi; \
+	fi
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# torch first, pinned, so that pip never resolves plain `torch` into a multi-GB CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q "torch==$(TORCH_VERSION)" || $(BIN)/pip install -q "torch>=2.11"
+	$(BIN)/pip install -q -e ".[test,train]"
+	@touch $(STAMP)
+
+venv: system-deps $(STAMP)
+
+demo: venv
+	$(BIN)/radcurate demo --out $(DEMO_OUT)
+
+# pytest exits 5 when it collected no tests: not a failure of the code.
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+bench: venv
+	$(BIN)/pip install -q -e ".[bench]"
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -1,0 +1,1 @@
+"""radcurate deid stage."""

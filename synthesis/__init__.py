@@ -1,0 +1,1 @@
+"""radcurate synthesis stage."""
