@@ -79,8 +79,18 @@ class Keyer:
     def patient_key(self, patient_id: str) -> str:
         return self.pseudonym("patient", patient_id)
 
-    def study_key(self, study_instance_uid: str) -> str:
-        return self.pseudonym("study", study_instance_uid)
+    def study_key(self, accession: str | None = None, study_uid: str | None = None) -> str:
+        """The study pseudonym shared by a study's images and its report.
+
+        Derived from the accession number, which both the DICOM headers and the RIS row carry;
+        a study without an accession (common in research exports) falls back to its Study
+        Instance UID.
+        """
+        if accession and str(accession).strip():
+            return self.pseudonym("study", str(accession))
+        if study_uid and str(study_uid).strip():
+            return self.pseudonym("study", "uid:" + str(study_uid))
+        raise ValueError("a study key needs an accession number or a Study Instance UID")
 
     def accession_key(self, accession: str) -> str:
         return self.pseudonym("accession", accession)
