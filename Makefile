@@ -3,7 +3,6 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TORCH_VERSION ?= 2.13.0
 DEMO_OUT ?= demo-out
 
 .PHONY: all venv demo test bench clean system-deps
@@ -24,10 +23,8 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# torch first, pinned, so that pip never resolves plain `torch` into a multi-GB CUDA build.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q "torch==$(TORCH_VERSION)" || $(BIN)/pip install -q "torch>=2.11"
-	$(BIN)/pip install -q -e ".[test,train]"
+	$(BIN)/pip install -q -e ".[test]"
 	@touch $(STAMP)
 
 venv: system-deps $(STAMP)

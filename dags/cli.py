@@ -20,7 +20,6 @@ STAGE_CLI_MODULES = [
     "radcurate.deid.cli",
     "radcurate.nlp.cli",
     "radcurate.labeling.cli",
-    "radcurate.training.cli",
 ]
 
 

@@ -1,1 +1,0 @@
-"""radcurate training stage."""
