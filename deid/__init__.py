@@ -1,1 +1,18 @@
-"""radcurate deid stage."""
+"""radcurate deid stage: DICOM (PS3.15 Annex E Basic Profile + options) and report de-identification.
+
+Public API::
+
+    from radcurate.deid import run_deid, DeidConfig, DicomDeidentifier, load_annex_e
+    summary = run_deid("out", dicom_dir="export/pacs", reports_file="export/ris/reports.csv")
+"""
+
+from .annex_e import EDITION, AnnexE, load_annex_e
+from .config import DeidConfig
+from .dicom import DicomDeidentifier
+from .files import deid_batch, deidentify_file
+from .keys import Keyer
+from .stage import DeidSummary, run_deid
+from .textdetect import Box, detect_text
+
+__all__ = ["EDITION", "AnnexE", "Box", "DeidConfig", "DeidSummary", "DicomDeidentifier", "Keyer",
+           "deid_batch", "deidentify_file", "detect_text", "load_annex_e", "run_deid"]

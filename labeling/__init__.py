@@ -1,1 +1,22 @@
-"""radcurate labeling stage."""
+"""radcurate labeling stage: weak labels with evidence and confidence, review queue, evaluation.
+
+    from radcurate.labeling import weak_labels, export_review, import_review, evaluate_labels
+    labels = weak_labels({"labels": ..., "mentions": ..., "reports": ...}, reviewed=None)
+"""
+from .aggregate import LABELS_SCHEMA, apply_reviewed, label_with_votes, reviewed_long, weak_labels
+from .config import (CHESTXRAY14, CHEXPERT, DEFAULT_POLICIES, VOCABULARIES, ClassifierConfig,
+                     LabelingConfig)
+from .evaluate import LabelEvaluation, evaluate_labels
+from .functions import all_votes, negation_marked_tokens, rule_votes
+from .label_model import DawidSkene
+from .pipeline import read_mined, run_labeling
+from .review import (ImportResult, export_review, import_review, load_reviewed, read_reviewed,
+                     review_priority, select_for_review)
+
+__all__ = [
+    "LABELS_SCHEMA", "apply_reviewed", "label_with_votes", "reviewed_long", "weak_labels",
+    "CHESTXRAY14", "CHEXPERT", "DEFAULT_POLICIES", "VOCABULARIES", "ClassifierConfig",
+    "LabelingConfig", "LabelEvaluation", "evaluate_labels", "all_votes", "negation_marked_tokens",
+    "rule_votes", "DawidSkene", "read_mined", "run_labeling", "ImportResult", "export_review",
+    "import_review", "load_reviewed", "read_reviewed", "review_priority", "select_for_review",
+]

@@ -94,7 +94,7 @@ def section_spans(text: str) -> list[tuple[str, int, int]]:
     so callers can tell "IMPRESSION:" was present but blank.
 
     >>> section_spans("INDICATION: cough. FINDINGS: Lungs are clear.")
-    [('history', 12, 18), ('findings', 29, 46)]
+    [('history', 12, 18), ('findings', 29, 45)]
     """
     if not text:
         return []

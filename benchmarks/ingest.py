@@ -1,0 +1,110 @@
+"""Ingest throughput (files/s) beside a plain single-process pydicom loop, on the same tree.
+
+The peer is what one would write by hand: ``dcmread(path, stop_before_pixels=True)`` plus a
+SHA-256 of the file, one file after another. radcurate's ingest does the same per file (and
+more: pixel-length checks, manifests, duplicates, Parquet output) in batches on Dask.
+
+    .venv/bin/python benchmarks/ingest.py [--files 3000] [--repeat 3] [--workers 1,2]
+
+The tree is generated from pydicom's small test images (new UIDs per copy, nested folders, half
+without extension), so every file is a distinct instance. Files are read once before timing so
+every contender reads from the page cache. Rounds interleave the contenders (a shared
+machine's load then hits all alike); the best round of each is compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import logging
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pydicom
+import pydicom.data
+from pydicom.uid import generate_uid
+
+from radcurate.ingest import run_ingest
+
+TEMPLATES = ["CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "SC_rgb_small_odd.dcm", "JPEG2000.dcm", "rtdose_1frame.dcm"]
+
+
+def make_tree(root: Path, n: int) -> list[Path]:
+    data = Path(pydicom.data.__file__).parent / "test_files"
+    templates = [pydicom.dcmread(data / name) for name in TEMPLATES]
+    paths = []
+    for i in range(n):
+        ds = templates[i % len(templates)]
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        if i % 50 == 0:
+            ds.SeriesInstanceUID = generate_uid()
+            ds.StudyInstanceUID = generate_uid() if i % 200 == 0 else ds.StudyInstanceUID
+        folder = root / f"P{i // 400:03d}" / f"S{i // 50:04d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (f"IM{i:05d}.dcm" if i % 2 else f"IM{i:05d}")
+        ds.save_as(path)
+        paths.append(path)
+    return paths
+
+
+def plain_loop(paths: list[Path]) -> int:
+    """The peer: header without pixels, then a hash of the file, one file at a time."""
+    n = 0
+    for p in paths:
+        ds = pydicom.dcmread(p, stop_before_pixels=True)
+        with open(p, "rb") as fh:
+            hashlib.sha256(fh.read()).hexdigest()
+        n += bool(ds.SOPInstanceUID)
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", type=int, default=3000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", default="1,2", help="local Dask worker counts to time")
+    args = ap.parse_args()
+    from distributed import Client, LocalCluster
+
+    with tempfile.TemporaryDirectory(prefix="radcurate-bench-") as tmp:
+        tmp = Path(tmp)
+        paths = make_tree(tmp / "pacs", args.files)
+        size = sum(p.stat().st_size for p in paths)
+        for p in paths:  # warm the page cache for everyone
+            p.read_bytes()
+        print(f"tree: {len(paths)} files, {size / 1e6:.1f} MB; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
+        contenders = {
+            "plain pydicom loop (1 process)": lambda: plain_loop(paths),
+            "radcurate ingest, in-process": lambda: run_ingest(tmp / "pacs", None, tmp / "out0"),
+        }
+        with contextlib.ExitStack() as stack:
+            for w in [int(x) for x in args.workers.split(",") if x]:
+                cluster = stack.enter_context(
+                    LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
+                )
+                client = stack.enter_context(Client(cluster))
+                run_ingest(tmp / "pacs", None, tmp / f"warm{w}", client=client)  # workers import pydicom
+                contenders[f"radcurate ingest, Dask {w} worker{'s' if w > 1 else ''}"] = (
+                    lambda c=client, w=w: run_ingest(tmp / "pacs", None, tmp / f"out{w}", client=c)
+                )
+            # Rounds interleave the contenders so that each sees the same background load.
+            times: dict[str, list[float]] = {name: [] for name in contenders}
+            for _ in range(args.repeat):
+                for name, fn in contenders.items():
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t0)
+        base = min(times["plain pydicom loop (1 process)"])
+        print(f"{'contender':<38}{'best s':>8}{'median s':>10}{'files/s':>9}{'vs plain':>10}")
+        for name, ts in times.items():
+            best = min(ts)
+            print(f"{name:<38}{best:>8.2f}{statistics.median(ts):>10.2f}{len(paths) / best:>9.0f}{base / best:>9.2f}x")
+        print(f"load average after: {os.getloadavg()[0]:.2f} (shared machine: best of {args.repeat} interleaved rounds)")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Measurement extraction: precision, recall, F1 on synthetic truth and on annotated OpenI sentences.
+
+Run: .venv/bin/python benchmarks/measurements.py [--patients 10] [--seed 7]
+
+- Synthetic: a fresh export from `radcurate.synthesis.generate_export` in a temp folder; every size
+  written in `ris/reports.csv` against `truth/measurements.parquet` (per accession, sizes matched one
+  to one on axes, kind and timepoint).
+- OpenI: real chest radiograph sentences with stated sizes, annotated by hand in
+  `tests/data/openi_measurements.jsonl`; any size predicted elsewhere in those reports' findings and
+  impressions counts as a false positive.
+- Throughput: reports per second of `measurements_table` beside the finding miner
+  (`radcurate.nlp.mine_reports`) on the 3,080 OpenI dev reports.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from radcurate.nlp.measurements import match_counts, measurements_table
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENI = ROOT.parent / "shared" / "benchmarks" / "openi" / "openi_dev.csv"
+if not OPENI.exists():
+    OPENI = Path("/work/shared/benchmarks/openi/openi_dev.csv")
+ANNOTATIONS = ROOT / "tests" / "data" / "openi_measurements.jsonl"
+TRUTH_KIND = {"organ": "other"}
+COLUMNS = ["long_axis_mm", "short_axis_mm", "third_axis_mm", "kind", "timepoint"]
+
+
+def prf(tp: int, n_pred: int, n_exp: int) -> tuple[float, float, float]:
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_exp if n_exp else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def openi_reports() -> pd.DataFrame:
+    df = pd.read_csv(OPENI)
+    text = "FINDINGS: " + df["findings"].fillna("") + "\nIMPRESSION: " + df["impression"].fillna("")
+    return pd.DataFrame({"report_id": df["report_id"], "text": text})
+
+
+def score_openi(verbose: bool = False) -> tuple[int, int, int]:
+    records = [json.loads(line) for line in ANNOTATIONS.read_text().splitlines() if line.strip()]
+    reports = openi_reports()
+    ids = {r["report_id"] for r in records}
+    reports = reports[reports["report_id"].isin(ids)]
+    pred = measurements_table(reports)
+    texts = dict(zip(reports["report_id"], reports["text"]))
+    claimed = set()
+    totals = Counter()
+    for i, rec in enumerate(records):
+        text = texts[rec["report_id"]]
+        head = text.find("IMPRESSION: ") if rec["section"] == "impression" else 0
+        start = text.find(rec["sentence"], head)
+        end = start + len(rec["sentence"])
+        rows = pred[(pred["report_id"] == rec["report_id"]) & (pred["char_start"] >= start) & (pred["char_start"] < end)]
+        claimed |= set(rows.index)
+        got = rows[COLUMNS].to_dict("records")
+        tp, n_p, n_e = match_counts(got, rec["expected"])
+        totals.update(tp=tp, pred=n_p, exp=n_e)
+        if verbose and (tp != n_p or tp != n_e):
+            print(f"  MISS {rec['report_id']}: {rec['sentence'][:90]}\n     got {got}\n     exp {rec['expected']}")
+    stray = pred.drop(index=list(claimed))
+    if verbose and len(stray):
+        print("  outside annotated sentences:\n", stray[["report_id", "text", "kind"]].to_string())
+    totals.update(pred=len(stray))
+    return totals["tp"], totals["pred"], totals["exp"]
+
+
+def score_synthetic(patients: int, seed: int, verbose: bool = False) -> tuple[int, int, int] | None:
+    try:
+        from radcurate.synthesis import generate_export
+    except ImportError:
+        print("synthetic: radcurate.synthesis.generate_export not available")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "export"
+        generate_export(out, patients=patients, seed=seed)
+        reports = pd.read_csv(out / "ris" / "reports.csv", dtype=str, keep_default_na=False)
+        truth = pd.read_parquet(out / "truth" / "measurements.parquet")
+    pred = measurements_table(reports, id_column="accession", text_column="report_text")
+    # truth/ knows four kinds; an organ's size (the aorta's calibre) is 'other' there
+    pred["kind"] = pred["kind"].replace(TRUTH_KIND)
+    totals = Counter()
+    for acc in sorted(set(reports["accession"])):
+        got = pred.loc[pred["report_id"] == acc, COLUMNS].to_dict("records")
+        exp = truth.loc[truth["accession"] == acc, COLUMNS].to_dict("records")
+        tp, n_p, n_e = match_counts(got, exp)
+        totals.update(tp=tp, pred=n_p, exp=n_e)
+        if verbose and (tp != n_p or tp != n_e):
+            print(f"  MISS {acc}\n     got {got}\n     exp {exp}")
+    lesion_devices = int(((pred["kind"].isin(["lesion", "lymph_node"])) &
+                          pred["text"].str.contains("carina", case=False)).sum())
+    print(f"synthetic: {len(reports)} reports, device sizes reported as lesions: {lesion_devices}")
+    return totals["tp"], totals["pred"], totals["exp"]
+
+
+def throughput() -> None:
+    reports = openi_reports()
+    t0 = time.perf_counter()
+    measurements_table(reports)
+    t_meas = time.perf_counter() - t0
+    line = f"throughput on {len(reports)} OpenI reports: measurements {len(reports) / t_meas:,.0f} reports/s"
+    try:
+        from radcurate.nlp import mine_reports
+    except ImportError:
+        mine_reports = None
+    if mine_reports is not None:
+        t0 = time.perf_counter()
+        mine_reports(reports, "report_id", ["text"])
+        t_mine = time.perf_counter() - t0
+        line += f"; finding miner alone {len(reports) / t_mine:,.0f} reports/s"
+    else:
+        line += "; finding miner (radcurate.nlp.mine_reports) not available"
+    print(line)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    for name, counts in (("synthetic", score_synthetic(args.patients, args.seed, args.verbose)),
+                         ("openi", score_openi(args.verbose))):
+        if counts is None:
+            continue
+        p, r, f = prf(*counts)
+        print(f"{name:10s} tp={counts[0]} predicted={counts[1]} expected={counts[2]}  "
+              f"precision={p:.3f} recall={r:.3f} F1={f:.3f}")
+    throughput()
+
+
+if __name__ == "__main__":
+    main()

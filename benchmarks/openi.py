@@ -1,0 +1,166 @@
+"""OpenI benchmark: the radcurate report miner beside a plain spaCy + negspacy pipeline.
+
+    .venv/bin/python benchmarks/openi.py [--csv FILE] [--errors N] [--finding NAME]
+
+Scores both on the findings + impression of `../shared/benchmarks/openi/openi_dev.csv` against the
+14-finding ChestX-ray14 gold standard: a finding counts as predicted only when labelled positive (1).
+Prints micro precision/recall/F1 over the 14 findings, macro F1 over the findings that occur,
+per-finding rows, and throughput (reports/s in this one process) for both pipelines.
+`--errors N` prints up to N false positives/negatives per finding with the sentence and rule that
+decided, for error analysis.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+import spacy
+
+from radcurate.nlp import CHESTXRAY14, MinerConfig, mine_reports
+
+DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "openi" / "openi_dev.csv"
+if not DEFAULT_CSV.exists():
+    DEFAULT_CSV = Path("/work/shared/benchmarks/openi/openi_dev.csv")
+
+# The baseline's "short synonym list": finding names and their obvious forms, nothing more.
+BASELINE_SYNONYMS = {
+    "Atelectasis": ["atelectasis", "atelectatic"],
+    "Cardiomegaly": ["cardiomegaly", "enlarged heart", "cardiac enlargement"],
+    "Effusion": ["effusion", "effusions", "pleural effusion", "pleural effusions"],
+    "Infiltration": ["infiltrate", "infiltrates", "infiltration"],
+    "Mass": ["mass", "masses"],
+    "Nodule": ["nodule", "nodules", "nodular"],
+    "Pneumonia": ["pneumonia"],
+    "Pneumothorax": ["pneumothorax"],
+    "Consolidation": ["consolidation", "consolidations"],
+    "Edema": ["edema"],
+    "Emphysema": ["emphysema", "emphysematous"],
+    "Fibrosis": ["fibrosis", "fibrotic"],
+    "Pleural_Thickening": ["pleural thickening"],
+    "Hernia": ["hernia", "hiatal hernia"],
+}
+
+
+def report_text(df: pd.DataFrame) -> list[str]:
+    return [f"{'' if pd.isna(f) else f}\n\n{'' if pd.isna(i) else i}".strip()
+            for f, i in zip(df["findings"], df["impression"])]
+
+
+def negspacy_pipeline() -> spacy.Language:
+    from negspacy.negation import Negex  # noqa: F401  (registers the "negex" factory)
+    from negspacy.termsets import termset
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler.add_patterns([{"label": f, "pattern": s} for f, syns in BASELINE_SYNONYMS.items() for s in syns])
+    nlp.add_pipe("negex", config={"neg_termset": termset("en_clinical").get_patterns()})
+    return nlp
+
+
+def run_negspacy(df: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    nlp = negspacy_pipeline()
+    texts = report_text(df)
+    pred = pd.DataFrame(0, index=df["report_id"], columns=list(CHESTXRAY14))
+    t0 = time.perf_counter()
+    for rid, doc in zip(df["report_id"], nlp.pipe(texts, batch_size=256)):
+        for ent in doc.ents:
+            if not ent._.negex:
+                pred.loc[rid, ent.label_] = 1
+    return pred, time.perf_counter() - t0
+
+
+def run_miner(df: pd.DataFrame, config: MinerConfig) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    mine_reports(df.head(20), "report_id", ["findings", "impression"], config)  # build the pipeline once
+    t0 = time.perf_counter()
+    mined = mine_reports(df, "report_id", ["findings", "impression"], config)
+    elapsed = time.perf_counter() - t0
+    lab = mined.labels[mined.labels["vocabulary"] == "chestxray14"]
+    wide = lab.pivot(index="report_id", columns="finding", values="value")
+    pred = (wide.reindex(index=df["report_id"].astype(str), columns=list(CHESTXRAY14)) == 1).fillna(False).astype(int)
+    pred.index = df["report_id"]
+    return pred, mined.mentions, elapsed
+
+
+def score(gold: pd.DataFrame, pred: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    rows = []
+    for f in CHESTXRAY14:
+        g, p = gold[f].to_numpy() == 1, pred[f].to_numpy() == 1
+        tp, fp, fn = int((g & p).sum()), int((~g & p).sum()), int((g & ~p).sum())
+        prec = tp / (tp + fp) if tp + fp else 0.0
+        rec = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+        rows.append({"finding": f, "support": int(g.sum()), "tp": tp, "fp": fp, "fn": fn,
+                     "precision": prec, "recall": rec, "f1": f1})
+    table = pd.DataFrame(rows)
+    tp, fp, fn = table.tp.sum(), table.fp.sum(), table.fn.sum()
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    occurring = table[table.support > 0]
+    return ({"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
+             "macro_f1": float(occurring.f1.mean())}, table)
+
+
+def print_errors(df: pd.DataFrame, gold: pd.DataFrame, pred: pd.DataFrame, mentions: pd.DataFrame,
+                 n: int, only: str | None) -> None:
+    texts = dict(zip(df["report_id"].astype(str), report_text(df)))
+    by_report = mentions[mentions["vocabulary"] == "chestxray14"].groupby("report_id")
+    groups = {k: g for k, g in by_report}
+    for f in CHESTXRAY14:
+        if only and f != only:
+            continue
+        for kind, mask in (("FP", (pred[f] == 1) & (gold[f] == 0)), ("FN", (pred[f] == 0) & (gold[f] == 1))):
+            ids = list(pred.index[mask.to_numpy()])[:n]
+            if ids:
+                print(f"\n--- {f} {kind} ({int(mask.sum())})")
+            for rid in ids:
+                ms = groups.get(str(rid))
+                ms = ms[ms["finding"] == f] if ms is not None else None
+                if ms is None or ms.empty:
+                    print(f"  {rid}: (no mention) {texts[str(rid)][:300]!r}")
+                    continue
+                for m in ms.itertuples():
+                    print(f"  {rid} [{m.section}] value={m.value} rule={m.rule_id} :: {m.text!r} :: "
+                          f"{_sentence(texts[str(rid)], m.start)!r}")
+
+
+def _sentence(text: str, pos: int) -> str:
+    s = max(text.rfind(". ", 0, pos) + 2, 0)
+    e = text.find(". ", pos)
+    return text[s:(e + 1 if e >= 0 else len(text))][:220]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--csv", default=str(DEFAULT_CSV))
+    ap.add_argument("--errors", type=int, default=0, help="print up to N errors per finding")
+    ap.add_argument("--finding", default=None, help="restrict --errors to one finding")
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args(argv)
+    df = pd.read_csv(args.csv)
+    gold = df.set_index("report_id")[list(CHESTXRAY14)].astype(int)
+    pred, mentions, t_miner = run_miner(df, MinerConfig())
+    ours, table = score(gold, pred)
+    print(f"OpenI dev: {len(df)} reports, findings + impression, 14 ChestX-ray14 findings (positive = 1)\n")
+    results = [("radcurate miner", ours, len(df) / t_miner)]
+    if not args.skip_baseline:
+        base_pred, t_base = run_negspacy(df)
+        base, base_table = score(gold, base_pred)
+        results.append(("spaCy + negspacy", base, len(df) / t_base))
+        table = table.merge(base_table[["finding", "precision", "recall", "f1"]], on="finding",
+                            suffixes=("", "_negspacy"))
+    print(f"{'pipeline':18s} {'micro P':>8s} {'micro R':>8s} {'micro F1':>9s} {'macro F1':>9s} {'reports/s':>10s}")
+    for name, s, rate in results:
+        print(f"{name:18s} {s['precision']:8.3f} {s['recall']:8.3f} {s['f1']:9.3f} {s['macro_f1']:9.3f} {rate:10.0f}")
+    print()
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
+        print(table.to_string(index=False))
+    if args.errors:
+        print_errors(df, gold, pred, mentions, args.errors, args.finding)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

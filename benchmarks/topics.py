@@ -1,0 +1,79 @@
+"""LDA topics on OpenI dev reports: chosen model beside gensim's LDA with default settings.
+
+Run: .venv/bin/python benchmarks/topics.py [--measure c_v]
+
+The chosen model is `fit_topics` with the default `TopicConfig` (negation-marked tokens, stopwords,
+Phrases, filter_extremes, number of topics by coherence over the grid). The baseline is gensim
+`LdaModel(corpus, id2word, num_topics=K)` with every other setting left at its default, on plain
+whitespace tokens of the same text, at the chosen K and at gensim's own default K (100). Coherence
+is the same measure for all, each model scored on its own tokenised corpus (which is what a user of
+that model would see). Prints the top terms of every topic.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from radcurate.nlp.topics import TopicConfig, coherence, fit_topics
+
+OPENI = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "openi" / "openi_dev.csv"
+if not OPENI.exists():
+    OPENI = Path("/work/shared/benchmarks/openi/openi_dev.csv")
+
+
+def openi_texts() -> pd.Series:
+    df = pd.read_csv(OPENI)
+    text = df["findings"].fillna("") + " " + df["impression"].fillna("")
+    return pd.Series(text.to_numpy(), index=df["report_id"])
+
+
+def baseline(texts: pd.Series, k: int | None, measure: str, seed: int):
+    from gensim.corpora import Dictionary
+    from gensim.models import LdaModel
+
+    docs = [t.split() for t in texts]
+    dictionary = Dictionary(docs)
+    corpus = [dictionary.doc2bow(d) for d in docs]
+    started = time.perf_counter()
+    kwargs = {"num_topics": k} if k else {}
+    lda = LdaModel(corpus=corpus, id2word=dictionary, random_state=seed, **kwargs)
+    seconds = time.perf_counter() - started
+    return lda, coherence(lda, docs, dictionary, measure), seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--measure", default="c_v", choices=["c_v", "u_mass"])
+    ap.add_argument("--topn", type=int, default=10)
+    args = ap.parse_args()
+    logging.getLogger("gensim").setLevel(logging.WARNING)
+    texts = openi_texts()
+    config = TopicConfig(coherence=args.measure)
+    model = fit_topics(texts, config)
+    docs = model.documents(texts)
+    t0 = time.perf_counter()
+    chosen = coherence(model.lda, docs, model.dictionary, args.measure)
+    coh_seconds = time.perf_counter() - t0
+    k = model.num_topics
+    print(f"OpenI dev: {len(texts)} reports; coherence measure {args.measure} (one scoring took {coh_seconds:.1f} s)")
+    print(f"grid {config.num_topics_grid}: " + ", ".join(f"K={kk}: {v:.3f}" for kk, v in model.coherence_by_k.items()))
+    print(f"chosen model   K={k:3d}  {args.measure}={chosen:.3f}  fit+grid {model.fit_seconds:.1f} s")
+    base_k, base_k_coh, base_k_s = baseline(texts, k, args.measure, config.seed)
+    print(f"gensim default K={k:3d}  {args.measure}={base_k_coh:.3f}  fit {base_k_s:.1f} s (whitespace tokens)")
+    base_d, base_d_coh, base_d_s = baseline(texts, None, args.measure, config.seed)
+    print(f"gensim default K={base_d.num_topics:3d}  {args.measure}={base_d_coh:.3f}  fit {base_d_s:.1f} s (whitespace tokens)")
+    print(f"\nchosen model topics (top {args.topn}):")
+    terms = model.topic_terms_table(args.topn)
+    for topic, group in terms.groupby("topic"):
+        print(f"  {topic:2d}: " + " ".join(group.sort_values("rank")["term"]))
+    print(f"\ngensim default K={k} topics (top {args.topn}):")
+    for topic in range(k):
+        print(f"  {topic:2d}: " + " ".join(w for w, _ in base_k.show_topic(topic, topn=args.topn)))
+
+
+if __name__ == "__main__":
+    main()

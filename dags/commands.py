@@ -1,0 +1,169 @@
+"""``radcurate run`` and ``radcurate demo``: the whole pipeline from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from .pipeline import PIPELINE
+from .runner import RunReport, run_pipeline
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run every pipeline stage over a PACS export and a report extract",
+        description=(
+            "Run the stages (ingest, then each later stage that exists) on Dask: a local cluster "
+            "with one worker process per core, or an existing cluster with --scheduler. Completed "
+            "stages are skipped on a rerun; an interrupted one is redone from scratch. Each stage "
+            "is validated by its Great Expectations suite; a failure stops the stages after it. "
+            "Exit code 0: all passed; 1: a stage failed its checks or errored; 2: bad input."
+        ),
+    )
+    run.add_argument("--dicom", required=True, metavar="DIR", help="root of the DICOM tree")
+    run.add_argument("--reports", metavar="FILE", help="RIS extract (.csv or .parquet)")
+    run.add_argument("--out", required=True, metavar="OUT", help="output folder")
+    _cluster_args(run)
+    run.add_argument("--config", metavar="FILE", help="YAML/JSON file with a section per stage, e.g. ingest: {batch_size: 128}")
+    run.add_argument("--force", action="store_true", help="redo stages even when complete and unchanged")
+    run.set_defaults(func=run_command)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="generate a synthetic PACS export and run the pipeline on it",
+        description=(
+            "Write a synthetic hospital export (DICOM tree, RIS reports, ground truth) to "
+            "DIR/export, run every stage into DIR, and print a one-screen summary."
+        ),
+    )
+    demo.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default: demo-out)")
+    demo.add_argument("--patients", type=int, default=6, metavar="N", help="synthetic patients (default: 6)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed of the export")
+    demo.add_argument("--corrupt", type=int, default=6, metavar="K", help="bad inputs planted in the export")
+    _cluster_args(demo)
+    demo.set_defaults(func=demo_command, force=False, config=None)
+
+
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", metavar="ADDR", help="existing Dask scheduler, tcp://HOST:PORT")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="local worker processes (default: one per core; 0: no Dask)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if not Path(args.dicom).is_dir():
+        print(f"error: DICOM folder not found: {args.dicom}", file=sys.stderr)
+        return 2
+    if args.reports and not Path(args.reports).is_file():
+        print(f"error: report extract not found: {args.reports}", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+    except (OSError, ValueError) as exc:
+        print(f"error: config {args.config}: {exc}", file=sys.stderr)
+        return 2
+    report = _run(args, {"dicom": args.dicom, "reports": args.reports}, args.out, config)
+    if report is None:
+        return 2
+    print(format_summary(report))
+    return report.exit_code
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from radcurate.synthesis import generate_export
+
+    out = Path(args.out)
+    export = out / "export"
+    print(f"generating a synthetic PACS export of {args.patients} patients in {export} ...", file=sys.stderr)
+    generate_export(export, patients=args.patients, seed=args.seed, corrupt=args.corrupt)
+    report = _run(args, {"dicom": export / "pacs", "reports": export / "ris" / "reports.csv"}, out, {})
+    if report is None:
+        return 2
+    print(format_summary(report, export=export))
+    return report.exit_code
+
+
+def _run(args: argparse.Namespace, inputs: Mapping[str, Any], out: Any, config: Mapping[str, Any]) -> RunReport | None:
+    progress = bool(getattr(args, "progress", True)) and sys.stderr.isatty()
+    try:
+        return run_pipeline(
+            inputs, out, scheduler=args.scheduler, workers=args.workers, config=config, progress=progress, force=args.force
+        )
+    except OSError as exc:  # cannot reach the scheduler, cannot write OUT
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+
+
+def load_config(path: str | None) -> dict[str, dict[str, Any]]:
+    """Stage sections from a YAML or JSON file; unknown stage names are an error."""
+    if not path:
+        return {}
+    text = Path(path).read_text()
+    if path.endswith(".json"):
+        data = json.loads(text)
+    else:
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError("expected a mapping of stage name -> settings")
+    stages = {s.name: s for s in PIPELINE}
+    unknown = sorted(set(data) - set(stages))
+    if unknown:
+        raise ValueError(f"unknown stage section(s): {', '.join(unknown)} (stages: {', '.join(sorted(stages))})")
+    config = {k: dict(v or {}) for k, v in data.items()}
+    for name, section in config.items():
+        if stages[name].configure is not None:
+            stages[name].configure(section)  # raises ValueError naming the bad setting
+    return config
+
+
+def format_summary(report: RunReport, export: Path | None = None) -> str:
+    """One screen: status and counts per stage, quarantine by reason, validation, outputs."""
+    from .manifest import quarantine_counts
+
+    headline = {s.name: s.headline for s in PIPELINE}
+    lines = [f"radcurate run {report.run_id}: {'OK' if report.ok else 'FAILED'}", ""]
+    lines.append(f"{'stage':<12}{'status':<19}{'time':>7}  counts")
+    for o in report.outcomes:
+        fn = headline.get(o.name)
+        counts = fn(o.result) if (fn and o.result) else _generic_counts(o.result)
+        detail = counts or (o.message.splitlines()[0] if o.message else "")
+        lines.append(f"{o.name:<12}{o.status:<19}{o.seconds:>6.1f}s  {detail}")
+    quarantine = quarantine_counts(report.out_dir)
+    if quarantine:
+        lines += ["", "quarantine (OUT/quarantine.parquet):"]
+        for stage, reasons in quarantine.items():
+            lines.append(f"  {stage}: " + ", ".join(f"{r} {n}" for r, n in reasons.items()))
+    lines += ["", "validation:"]
+    for o in report.outcomes:
+        checks = [c for suite in o.validation for c in suite["checks"]]
+        if not checks:
+            lines.append(f"  {o.name}: {'not run' if not o.ok else 'no suite'}")
+            continue
+        failed = [c for c in checks if not c["success"]]
+        lines.append(f"  {o.name}: {len(checks) - len(failed)}/{len(checks)} expectations passed")
+        for c in failed[:8]:
+            col = f" [{c['column']}]" if c["column"] else ""
+            lines.append(f"    FAIL {c['suite']}: {c['expectation']}{col} {c['observed']}")
+    lines += ["", "outputs:"]
+    if export is not None:
+        lines.append(f"  synthetic export   {export}/ (pacs/, ris/, truth/)")
+    out = report.out_dir
+    for sub, what in (("phi", "PHI-zone manifests"), ("curated", "de-identified dataset")):
+        if (out / sub).exists():
+            lines.append(f"  {what:<18} {out / sub}/")
+    lines.append(f"  {'quarantine':<18} {out / 'quarantine.parquet'}")
+    lines.append(f"  {'manifest':<18} {report.manifest}")
+    if not report.ok:
+        lines.append("rerun the same command to resume: completed stages are skipped")
+    return "\n".join(lines)
+
+
+def _generic_counts(result: Mapping[str, Any]) -> str:
+    items = [f"{k} {v}" for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)]
+    return ", ".join(items[:6])

@@ -1,0 +1,115 @@
+"""``OUT/manifest.json``: what was run, on what, with which settings, and what came out.
+
+Run id, code version, effective config and its hash, input fingerprints, per-stage status and
+counts, row counts of every table under OUT, quarantine counts by stage and reason, and the
+validation results (counts only, no values).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from .pipeline import Stage
+    from .runner import RunReport
+
+
+def code_version() -> str:
+    """Package version, plus the git commit when running from a checkout."""
+    from radcurate import __version__
+
+    try:
+        repo = Path(__file__).resolve().parents[1]
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        ).stdout.strip()
+        return f"{__version__}+g{commit}" if commit else __version__
+    except Exception:
+        return __version__
+
+
+def row_counts(out_dir: Path) -> dict[str, int]:
+    """Rows of every Parquet table under OUT (from the footers; nothing is loaded)."""
+    counts = {}
+    for path in sorted(Path(out_dir).rglob("*.parquet")):
+        rel = path.relative_to(out_dir).as_posix()
+        if rel.startswith("_state/") or path.name.startswith("."):
+            continue
+        try:
+            counts[rel] = pq.read_metadata(path).num_rows
+        except Exception:
+            counts[rel] = -1
+    return counts
+
+
+def quarantine_counts(out_dir: Path) -> dict[str, dict[str, int]]:
+    """``{stage: {reason: n}}`` from ``OUT/quarantine.parquet``."""
+    path = Path(out_dir, "quarantine.parquet")
+    if not path.exists():
+        return {}
+    rows = pq.read_table(path, columns=["stage", "reason"]).to_pylist()
+    counts: dict[str, Counter] = {}
+    for r in rows:
+        counts.setdefault(r["stage"], Counter())[r["reason"]] += 1
+    return {stage: dict(sorted(c.items())) for stage, c in sorted(counts.items())}
+
+
+def build_manifest(
+    out_dir: Path,
+    report: "RunReport",
+    inputs: Mapping[str, Path | None],
+    config: Mapping[str, Any],
+    stages: Sequence["Stage"],
+) -> dict[str, Any]:
+    from .runner import config_hash
+
+    return {
+        "run_id": report.run_id,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "code_version": code_version(),
+        "config": config,
+        "config_hash": config_hash(config),
+        "inputs": {k: (str(v) if v is not None else None) for k, v in inputs.items()},
+        "ok": report.ok,
+        "stages": {
+            o.name: {
+                "status": o.status,
+                "depends_on": next((list(s.depends_on) for s in stages if s.name == o.name), []),
+                "input_fingerprint": o.input_fingerprint,
+                "config_hash": o.config_hash,
+                "seconds": o.seconds,
+                "counts": o.result,
+                "message": o.message,
+                "validation": o.validation,
+            }
+            for o in report.outcomes
+        },
+        "row_counts": row_counts(out_dir),
+        "quarantine": quarantine_counts(out_dir),
+    }
+
+
+def write_manifest(
+    out_dir: Path,
+    report: "RunReport",
+    inputs: Mapping[str, Path | None],
+    config: Mapping[str, Any],
+    stages: Sequence["Stage"],
+) -> Path:
+    """Write ``OUT/manifest.json`` atomically and return its path."""
+    manifest = build_manifest(Path(out_dir), report, inputs, config, stages)
+    path = Path(out_dir, "manifest.json")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,146 @@
+"""The stage graph: which stages exist, what each reads and writes, and what it must satisfy.
+
+A later stage plugs in by adding one :class:`Stage` to :data:`PIPELINE`: a top-level adapter
+function (``StageContext -> dict of counts``), the inputs it reads (run inputs such as
+``input:dicom``, or tables under OUT written upstream), the outputs it owns under OUT, its
+expectation suite, and the stages it depends on. Only this module knows the order of stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .expectations import TableSuite, ingest_suites
+
+INPUT_PREFIX = "input:"
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage function gets: the run's inputs and output folder, a Dask client (or None
+    for in-process work), its own config section and whether to show progress bars."""
+
+    out_dir: Path
+    inputs: Mapping[str, Path | None]
+    client: Any = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    progress: bool = False
+
+
+StageFunction = Callable[[StageContext], Mapping[str, Any]]
+SuiteBuilder = Callable[[Path, Mapping[str, Any], Mapping[str, Any]], Sequence[TableSuite]]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One node of the graph.
+
+    ``inputs``: ``input:<name>`` for a run input (a file or folder given on the command line) or a
+    path relative to OUT written by a stage in ``depends_on``; they are fingerprinted to decide
+    whether a completed stage can be skipped. ``outputs``: paths relative to OUT that the stage
+    owns; they are removed before the stage is redone. Quarantine rows go to the shared
+    ``OUT/quarantine.parquet`` (replaced per stage, so reruns never duplicate them).
+    ``suite(out_dir, inputs, result)`` declares the expectations checked after the stage ran.
+    ``headline(result)`` is its line in the run summary; ``configure(section)`` raises
+    ``ValueError`` on a bad config section, so a typo fails before anything runs.
+    """
+
+    name: str
+    function: StageFunction
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    suite: SuiteBuilder | None = None
+    depends_on: tuple[str, ...] = ()
+    headline: Callable[[Mapping[str, Any]], str] | None = None
+    configure: Callable[[Mapping[str, Any]], Any] | None = None  # parses its config section
+
+
+def ingest_stage(ctx: StageContext) -> dict[str, Any]:
+    """Adapter: run :func:`radcurate.ingest.run_ingest` with this run's inputs and config."""
+    from radcurate.ingest import IngestConfig, run_ingest
+
+    config = IngestConfig.from_mapping({**ctx.config, "show_progress": ctx.progress})
+    if ctx.inputs.get("dicom") is None:
+        raise ValueError("the ingest stage needs a DICOM folder (--dicom)")
+    summary = run_ingest(ctx.inputs["dicom"], ctx.inputs.get("reports"), ctx.out_dir, client=ctx.client, config=config)
+    return summary.to_dict()
+
+
+def ingest_config(section: Mapping[str, Any]) -> Any:
+    from radcurate.ingest import IngestConfig
+
+    return IngestConfig.from_mapping(section)
+
+
+def ingest_headline(result: Mapping[str, Any]) -> str:
+    text = (
+        f"{result.get('files_found', 0)} files -> {result.get('instances', 0)} instances "
+        f"({result.get('series', 0)} series, {result.get('studies', 0)} studies), "
+        f"{result.get('files_quarantined', 0)} quarantined"
+    )
+    if result.get("reports_in"):
+        text += (
+            f"; {result['reports_in']} reports -> {result.get('reports', 0)} linked, "
+            f"{result.get('reports_quarantined', 0)} quarantined"
+        )
+    return text
+
+
+PIPELINE: tuple[Stage, ...] = (
+    Stage(
+        name="ingest",
+        function=ingest_stage,
+        inputs=("input:dicom", "input:reports"),
+        outputs=(
+            "phi/instances.parquet",
+            "phi/series.parquet",
+            "phi/studies.parquet",
+            "phi/reports.parquet",
+        ),
+        suite=ingest_suites,
+        depends_on=(),
+        headline=ingest_headline,
+        configure=ingest_config,
+    ),
+    # The lead wires the later stages here, one entry each, e.g.
+    # Stage("deid", deid_stage, inputs=("phi/instances.parquet", "phi/reports.parquet"),
+    #       outputs=("curated/dicom", "curated/reports.parquet", ...), suite=deid_suites,
+    #       depends_on=("ingest",)),
+)
+
+
+def ordered(stages: Sequence[Stage]) -> list[Stage]:
+    """Stages in dependency order (stable with respect to the listed order); rejects cycles and
+    unknown dependencies with a clear error."""
+    by_name = {s.name: s for s in stages}
+    if len(by_name) != len(stages):
+        raise ValueError("stage names must be unique")
+    for s in stages:
+        unknown = [d for d in s.depends_on if d not in by_name]
+        if unknown:
+            raise ValueError(f"stage {s.name} depends on unknown stage(s): {', '.join(unknown)}")
+    done: list[Stage] = []
+    placed: set[str] = set()
+    pending = list(stages)
+    while pending:
+        ready = [s for s in pending if all(d in placed for d in s.depends_on)]
+        if not ready:
+            raise ValueError(f"dependency cycle among: {', '.join(s.name for s in pending)}")
+        for s in ready:
+            done.append(s)
+            placed.add(s.name)
+        pending = [s for s in pending if s.name not in placed]
+    return done
+
+
+def dependants(stages: Sequence[Stage], name: str) -> set[str]:
+    """Every stage that depends on ``name``, directly or through others."""
+    found: set[str] = set()
+    frontier = {name}
+    while frontier:
+        nxt = {s.name for s in stages if set(s.depends_on) & frontier} - found
+        found |= nxt
+        frontier = nxt
+    return found

@@ -1,0 +1,328 @@
+"""Run the stage graph on Dask, resumably.
+
+Each stage records its completion in ``OUT/_state/<stage>.json`` with the fingerprint of its
+inputs and the hash of its config. A rerun skips completed stages whose inputs and config are
+unchanged; a stage found ``running`` (the process was killed) or failed is redone from scratch:
+its outputs are removed first and every table is written atomically, so no rows are duplicated.
+A stage whose expectation suite fails stops the stages that depend on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from .expectations import format_report, validate
+from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, ordered
+
+STATE_DIR = "_state"
+DONE = "complete"
+
+
+@dataclass
+class StageOutcome:
+    """What happened to one stage in this run."""
+
+    name: str
+    status: str  # ran | skipped | failed_validation | error | blocked
+    result: dict[str, Any] = field(default_factory=dict)
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    message: str = ""
+    input_fingerprint: str = ""
+    config_hash: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ran", "skipped")
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    out_dir: Path
+    outcomes: list[StageOutcome]
+    manifest: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+@contextlib.contextmanager
+def open_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A Dask client: of ``scheduler`` if given, else of a local cluster of worker processes
+    (one per core by default, one thread each); ``workers=0`` means no Dask (yields None)."""
+    if not scheduler and workers == 0:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    with LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    ) as cluster, Client(cluster) as client:
+        yield client
+
+
+def run_pipeline(
+    inputs: Mapping[str, str | os.PathLike | None],
+    out_dir: str | os.PathLike,
+    *,
+    stages: Sequence[Stage] = PIPELINE,
+    client: Any = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool = False,
+    force: bool = False,
+    log=None,
+) -> RunReport:
+    """Run ``stages`` in dependency order over ``inputs`` (e.g. ``{"dicom": DIR, "reports": FILE}``)
+    into ``out_dir`` and write ``OUT/manifest.json``. Uses ``client`` if given, else opens one
+    (see :func:`open_client`). ``force`` redoes completed stages. ``log`` gets one line per event
+    (default: stderr)."""
+    from .manifest import write_manifest
+
+    log = log or (lambda line: print(line, file=sys.stderr))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {k: (Path(v).resolve() if v is not None else None) for k, v in inputs.items()}
+    config = {k: dict(v) for k, v in (config or {}).items()}
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    graph = ordered(stages)
+    outcomes: list[StageOutcome] = []
+    with contextlib.ExitStack() as stack:
+        owned_client = client
+        for stage in graph:
+            failed = [o.name for o in outcomes if not o.ok and o.name in stage.depends_on]
+            blocked_by = failed or [
+                o.name for o in outcomes if o.status == "blocked" and o.name in stage.depends_on
+            ]
+            if blocked_by:
+                outcomes.append(StageOutcome(stage.name, "blocked", message=f"not run: {', '.join(blocked_by)} did not pass"))
+                log(f"[{stage.name}] blocked: {', '.join(blocked_by)} did not pass")
+                continue
+            if owned_client is None and _needs_work(stage, out, paths, config, force):
+                owned_client = stack.enter_context(open_client(scheduler, workers))
+            outcome = run_stage(stage, paths, out, client=owned_client, config=config.get(stage.name, {}), progress=progress, force=force, log=log)
+            outcomes.append(outcome)
+    report = RunReport(run_id, out, outcomes)
+    report.manifest = write_manifest(out, report, paths, config, graph)
+    return report
+
+
+def run_stage(
+    stage: Stage,
+    inputs: Mapping[str, Path | None],
+    out_dir: Path,
+    *,
+    client: Any = None,
+    config: Mapping[str, Any] | None = None,
+    progress: bool = False,
+    force: bool = False,
+    log=None,
+) -> StageOutcome:
+    """Run one stage (or skip it when complete and unchanged), validate it, record its state."""
+    log = log or (lambda line: print(line, file=sys.stderr))
+    config = dict(config or {})
+    fingerprint = input_fingerprint(stage, inputs, out_dir)
+    chash = config_hash(config)
+    state = read_state(out_dir, stage.name)
+    if not force and _is_current(state, stage, out_dir, fingerprint, chash):
+        log(f"[{stage.name}] up to date: skipped (completed {state.get('finished_at', '?')})")
+        return StageOutcome(
+            stage.name, "skipped", state.get("result", {}), state.get("validation", []),
+            input_fingerprint=fingerprint, config_hash=chash,
+        )
+    if state.get("status") == "running":
+        log(f"[{stage.name}] an earlier run was interrupted: redoing the stage from scratch")
+    clear_outputs(stage, out_dir)
+    started = time.perf_counter()
+    write_state(out_dir, stage.name, {"status": "running", "started_at": _now(), "input_fingerprint": fingerprint, "config_hash": chash})
+    ctx = StageContext(out_dir=out_dir, inputs=inputs, client=client, config=config, progress=progress)
+    try:
+        result = dict(stage.function(ctx))
+    except Exception as exc:
+        seconds = round(time.perf_counter() - started, 3)
+        message = f"{type(exc).__name__}: {exc}"
+        log(f"[{stage.name}] error: {message}")
+        log("".join(traceback.format_exception_only(type(exc), exc)).strip())
+        write_state(out_dir, stage.name, {"status": "error", "message": message, "input_fingerprint": fingerprint, "config_hash": chash})
+        return StageOutcome(stage.name, "error", seconds=seconds, message=message, input_fingerprint=fingerprint, config_hash=chash)
+    suites = stage.suite(out_dir, inputs, result) if stage.suite else []
+    results = validate(out_dir, suites)
+    validation = [r.to_dict() for r in results]
+    seconds = round(time.perf_counter() - started, 3)
+    passed = all(r.success for r in results)
+    status = "ran" if passed else "failed_validation"
+    write_state(
+        out_dir,
+        stage.name,
+        {
+            "status": DONE if passed else "failed_validation",
+            "finished_at": _now(),
+            "input_fingerprint": fingerprint,
+            "config_hash": chash,
+            "outputs": list(stage.outputs),
+            "result": result,
+            "validation": validation,
+            "seconds": seconds,
+        },
+    )
+    n_checks = sum(len(r.checks) for r in results)
+    if passed:
+        log(f"[{stage.name}] done in {seconds:.1f}s; {n_checks} expectations passed")
+        message = ""
+    else:
+        message = "expectation suite failed:\n" + format_report(results, failures_only=True)
+        log(f"[{stage.name}] {message}")
+    return StageOutcome(stage.name, status, result, validation, seconds, message, fingerprint, chash)
+
+
+def outcomes_from_state(out_dir: Path, stages: Sequence[Stage] = PIPELINE) -> list[StageOutcome]:
+    """The latest recorded outcome of each stage (for a manifest written by another process,
+    e.g. the Airflow DAG's last task); stages never started read as ``blocked``."""
+    status_of = {DONE: "ran", "failed_validation": "failed_validation", "error": "error", "running": "error"}
+    outcomes = []
+    for stage in ordered(stages):
+        state = read_state(out_dir, stage.name)
+        outcomes.append(
+            StageOutcome(
+                stage.name,
+                status_of.get(state.get("status"), "blocked"),
+                state.get("result", {}),
+                state.get("validation", []),
+                state.get("seconds", 0.0),
+                state.get("message", ""),
+                state.get("input_fingerprint", ""),
+                state.get("config_hash", ""),
+            )
+        )
+    return outcomes
+
+
+# --- state, fingerprints ----------------------------------------------------------------------
+
+
+def state_path(out_dir: Path, stage: str) -> Path:
+    return Path(out_dir, STATE_DIR, f"{stage}.json")
+
+
+def read_state(out_dir: Path, stage: str) -> dict[str, Any]:
+    try:
+        return json.loads(state_path(out_dir, stage).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(out_dir: Path, stage: str, state: Mapping[str, Any]) -> None:
+    """Atomic: a reader sees the old state or the new one, never half of it."""
+    path = state_path(out_dir, stage)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps({"stage": stage, **state}, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def clear_outputs(stage: Stage, out_dir: Path) -> None:
+    """Remove a stage's outputs and any temporary files an interrupted write left beside them."""
+    for rel in stage.outputs:
+        target = Path(out_dir, rel)
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        parent = target.parent
+        if parent.is_dir():
+            for leftover in parent.glob(f".{target.name}.*.tmp"):
+                leftover.unlink(missing_ok=True)
+    for leftover in Path(out_dir).glob(".quarantine.parquet.*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def input_fingerprint(stage: Stage, inputs: Mapping[str, Path | None], out_dir: Path) -> str:
+    """SHA-256 over the stage's inputs: files by content, folders by (path, size, mtime) listing."""
+    h = hashlib.sha256()
+    for item in stage.inputs:
+        if item.startswith(INPUT_PREFIX):
+            path = inputs.get(item[len(INPUT_PREFIX) :])
+        else:
+            path = Path(out_dir, item)
+        h.update(f"{item}={fingerprint_path(path)}\n".encode())
+    return h.hexdigest()
+
+
+def fingerprint_path(path: Path | None) -> str:
+    if path is None:
+        return "none"
+    path = Path(path)
+    if path.is_file():
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return "file:" + h.hexdigest()
+    if path.is_dir():
+        h = hashlib.sha256()
+        for folder, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                p = Path(folder, name)
+                try:
+                    st = p.stat()
+                except OSError:
+                    continue
+                h.update(f"{p.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return "dir:" + h.hexdigest()
+    return "missing"
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _is_current(state: Mapping[str, Any], stage: Stage, out_dir: Path, fingerprint: str, chash: str) -> bool:
+    return (
+        state.get("status") == DONE
+        and state.get("input_fingerprint") == fingerprint
+        and state.get("config_hash") == chash
+        and all(Path(out_dir, rel).exists() for rel in stage.outputs)
+    )
+
+
+def _needs_work(stage: Stage, out_dir: Path, inputs, config, force: bool) -> bool:
+    """Open a cluster only for a stage that will actually run (a fully resumed run needs none)."""
+    if force:
+        return True
+    state = read_state(out_dir, stage.name)
+    if state.get("status") != DONE:
+        return True
+    return not _is_current(state, stage, out_dir, input_fingerprint(stage, inputs, out_dir), config_hash(config.get(stage.name, {})))
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,30 @@
+"""Typed configuration of the deid stage (defaults in code; the CLI and dags override fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DeidConfig:
+    """What the deid stage does.
+
+    The four PS3.15 options are on by default: Retain Longitudinal Temporal Information with
+    Modified Dates (one shift per patient, so intervals between studies survive), Retain Patient
+    Characteristics (sex, size, weight kept; ages over ``max_age_years`` capped), Clean Descriptors
+    (free-text descriptions scrubbed of PHI instead of removed) and Clean Pixel Data (burned-in text
+    blanked). ``text_detector``: ``auto`` (Tesseract confirms candidate regions when the binary is
+    installed, numpy detector otherwise), ``tesseract``, ``numpy``, or ``none`` (no pixel check).
+    """
+
+    retain_dates: bool = True
+    retain_patient_characteristics: bool = True
+    clean_descriptors: bool = True
+    clean_pixels: bool = True
+    text_detector: str = "numpy"
+    max_age_years: int = 89
+    secret_file: str | None = None
+    keep_columns: tuple[str, ...] = ()
+    crosswalk: bool = False
+    batch_size: int = 64
+    annex_e_edition: str = "2026c"

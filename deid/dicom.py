@@ -1,0 +1,298 @@
+"""De-identify one DICOM dataset: every element at every depth, the file meta group, the method.
+
+:class:`DicomDeidentifier` is built once per worker process (rule decisions and UID mappings are
+cached there) and applied to many datasets. It walks the dataset itself (recursion over
+sequences, in the spirit of ``Dataset.walk``, but able to delete while walking and to record a
+path per element), applies the step :func:`radcurate.deid.profile.decide` chose, and returns an
+audit of what it did: tag, keyword, path and action, never a value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydicom.datadict as dd
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.uid import UID_dictionary
+
+from .config import DeidConfig
+from .dates import Shift, shift_value
+from .keys import Keyer
+from .known import PHI_SHAPES, FilePHI, collect_known
+from .profile import Step, decide
+
+# Our implementation's identity in the file meta group: fixed, not secret-derived.
+IMPLEMENTATION_CLASS_UID = "2.25.208452616133520651212327950163516466530"
+IMPLEMENTATION_VERSION_NAME = "RADCURATE_DEID1"
+PROFILE_CODES = (  # CID 7050 De-identification Method
+    ("113100", "Basic Application Confidentiality Profile", None),
+    ("113107", "Retain Longitudinal Temporal Information Modified Dates Option", "retain_dates"),
+    ("113108", "Retain Patient Characteristics Option", "retain_patient_characteristics"),
+    ("113105", "Clean Descriptors Option", "clean_descriptors"),
+    ("113101", "Clean Pixel Data Option", "clean_pixels"),
+)
+DUMMY = {"AE": "DEID", "AS": "000Y", "CS": "DEIDENTIFIED", "DA": "19000101", "DT": "19000101000000",
+         "LO": "DEIDENTIFIED", "LT": "DEIDENTIFIED", "PN": "DEIDENTIFIED", "SH": "DEIDENTIFIED",
+         "ST": "DEIDENTIFIED", "TM": "000000", "UC": "DEIDENTIFIED", "UT": "DEIDENTIFIED",
+         "UR": "DEIDENTIFIED", "DS": "0", "IS": "0"}
+NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV", "AT"})
+STRING_VRS = frozenset(DUMMY)
+_AGE = re.compile(r"^(\d{1,3})([DWMY])$")
+_AGE_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
+
+
+def accession_key(keyer: Keyer, accession: str) -> str:
+    """The accession pseudonym in a form that fits Accession Number's VR (SH, 16 characters).
+
+    ``Keyer.accession_key`` is 18 characters (``A-`` + 16 hex); this is the same HMAC truncated
+    to 14 hex digits, used both in the DICOM header and in ``curated/studies.accession_key``.
+    """
+    return keyer.pseudonym("accession", accession, length=14)
+
+
+class FileRejected(Exception):
+    """A file this stage cannot de-identify; ``reason`` is the quarantine reason."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Identity:
+    """Who and what a dataset is, in original (PHI) and pseudonymised form."""
+
+    patient_ref: str  # PatientID, or a fallback reference: never written out
+    patient_key: str
+    study_key: str
+    series_key: str
+    instance_key: str
+    accession_key: str | None
+    shift: Shift
+    originals: dict[str, str] = field(default_factory=dict)  # for the optional crosswalk only
+
+
+@dataclass
+class DatasetResult:
+    identity: Identity
+    audit: list[tuple[str, str, str, str, str, str]]  # path, tag, keyword, vr, action, rule
+    known: FilePHI
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    try:
+        v = ds.get(keyword)
+    except Exception:
+        return ""
+    if v is None:
+        return ""
+    if isinstance(v, (list, MultiValue)):
+        v = v[0] if len(v) else ""
+    return str(v).strip()
+
+
+def cap_age(value: str, max_years: int) -> str | None:
+    """Patient's Age (AS) kept, capped: anything over ``max_years`` years becomes ``090Y``."""
+    m = _AGE.match(value.strip().upper())
+    if not m:
+        return None
+    n, unit = int(m[1]), m[2]
+    if n * _AGE_DAYS[unit] / 365.25 > max_years:
+        return f"{max_years + 1:03d}Y"
+    return f"{n:03d}{unit}"
+
+
+class DicomDeidentifier:
+    """Applies the profile to datasets; one instance per worker process, reused across files."""
+
+    def __init__(self, keyer: Keyer, config: DeidConfig = DeidConfig(), text_cleaner=None):
+        from .descriptors import TextCleaner
+
+        self.keyer = keyer
+        self.config = config
+        self.cleaner = text_cleaner or TextCleaner()
+        self._uids: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ identity
+    def map_uid(self, uid: str) -> str:
+        """Keyed replacement of a UID; well-known UIDs (SOP classes, transfer syntaxes) are kept."""
+        uid = uid.strip().rstrip("\x00").strip()
+        if not uid or uid in UID_dictionary:
+            return uid
+        new = self._uids.get(uid)
+        if new is None:
+            new = self._uids[uid] = self.keyer.uid(uid)
+        return new
+
+    def identify(self, ds: Dataset) -> Identity:
+        sop = _text(ds, "SOPInstanceUID")
+        study_uid = _text(ds, "StudyInstanceUID")
+        series_uid = _text(ds, "SeriesInstanceUID")
+        if not sop:
+            raise FileRejected("missing_uid", "no SOP Instance UID: cannot key the instance")
+        pid = _text(ds, "PatientID")
+        ref = pid or (("name:" + _text(ds, "PatientName")) if _text(ds, "PatientName") else "") \
+            or ("study:" + study_uid if study_uid else "instance:" + sop)
+        accession = _text(ds, "AccessionNumber")
+        k = self.keyer
+        seconds = int.from_bytes(k.digest("timeshift", ref)[:4], "big") % 86400
+        return Identity(
+            patient_ref=ref,
+            patient_key=k.patient_key(ref),
+            study_key=k.study_key(accession or None, study_uid or ("instance:" + sop)),
+            series_key=k.pseudonym("series", series_uid or ("instance:" + sop)),
+            instance_key=k.pseudonym("instance", sop),
+            accession_key=accession_key(k, accession) if accession else None,
+            shift=Shift(k.date_shift_days(ref), seconds),
+            originals={"patient_id": pid, "accession": accession, "study_uid": study_uid,
+                       "series_uid": series_uid, "sop_instance_uid": sop},
+        )
+
+    # ------------------------------------------------------------------ the walk
+    def deidentify(self, ds: Dataset) -> DatasetResult:
+        """De-identify ``ds`` in place (header and meta; pixels are :mod:`.pixels`' job)."""
+        identity = self.identify(ds)
+        known = collect_known(ds)
+        audit: list[tuple[str, str, str, str, str, str]] = []
+        self._walk(ds, "", identity, known, audit)
+        self._stamp(ds, identity)
+        return DatasetResult(identity, audit, known)
+
+    def _walk(self, ds: Dataset, prefix: str, ident: Identity, known: FilePHI, audit: list) -> None:
+        cfg = self.config
+        for tag in list(ds.keys()):
+            try:
+                raw = ds.get_item(tag)
+                vr = getattr(raw, "VR", None) or (dd.dictionary_VR(tag) if dd.dictionary_has_tag(tag) else "UN")
+                if vr == "UN" and dd.dictionary_has_tag(tag) and not tag.is_private:
+                    vr = dd.dictionary_VR(tag)
+            except Exception:
+                vr = "UN"
+            vr = vr.split(" or ")[0]
+            step, rule = decide(int(tag), vr, cfg)
+            keyword = dd.keyword_for_tag(tag) if not tag.is_private else ""
+            path = prefix + (keyword or f"({tag.group:04X},{tag.element:04X})")
+            tag_s = f"({tag.group:04X},{tag.element:04X})"
+            if step is Step.REMOVE:
+                del ds[tag]
+                audit.append((path, tag_s, keyword, vr, step.value, rule))
+                continue
+            try:
+                elem = ds[tag]
+            except Exception:  # a value pydicom cannot convert: nothing safe to keep
+                del ds[tag]
+                audit.append((path, tag_s, keyword, vr, Step.REMOVE.value, "unreadable"))
+                continue
+            action = self._apply(ds, elem, step, vr, path, ident, known, audit)
+            audit.append((path, tag_s, keyword, vr, action, rule))
+
+    def _apply(self, ds: Dataset, elem: DataElement, step: Step, vr: str, path: str,
+               ident: Identity, known: FilePHI, audit: list) -> str:
+        if step is Step.RECURSE:
+            if vr != "SQ" or not isinstance(elem.value, Sequence):
+                del ds[elem.tag]
+                return Step.REMOVE.value
+            for i, item in enumerate(elem.value):
+                self._walk(item, f"{path}[{i}].", ident, known, audit)
+            return step.value
+        if step is Step.KEEP:
+            return step.value
+        if step is Step.EMPTY:
+            elem.value = [] if vr == "SQ" else (None if vr not in STRING_VRS else "")
+            return step.value
+        if step is Step.PATIENT_KEY:
+            elem.value = ident.patient_key
+            return step.value
+        if step is Step.ACCESSION_KEY:
+            elem.value = ident.accession_key or ""
+            return step.value
+        if step is Step.DUMMY:
+            if vr == "DA" and self.config.retain_dates:
+                return self._map_strings(ds, elem, lambda s: ident.shift.da(s) or DUMMY["DA"], Step.SHIFT)
+            if vr in STRING_VRS:
+                elem.value = DUMMY[vr]
+            elif vr in NUMERIC_VRS:
+                elem.value = 0
+            elif vr == "SQ":
+                elem.value = []
+            else:
+                elem.value = b"\x00\x00"
+            return step.value
+        if step is Step.UID:
+            if vr != "UI":
+                del ds[elem.tag]
+                return Step.REMOVE.value
+            return self._map_strings(ds, elem, self.map_uid, Step.UID)
+        if step is Step.SHIFT:
+            return self._map_strings(ds, elem, lambda s: shift_value(vr, ident.shift, s), Step.SHIFT)
+        if step is Step.AGE:
+            return self._map_strings(ds, elem, lambda s: cap_age(s, self.config.max_age_years), Step.AGE)
+        if step in (Step.CLEAN, Step.CHECK):
+            if vr == "PN":
+                known.add_name(str(elem.value))
+            return self._map_strings(
+                ds, elem, lambda s: self.cleaner.clean(s, known, ident.shift.days, force=step is Step.CLEAN),
+                step)
+        raise AssertionError(f"unhandled step {step}")
+
+    def _map_strings(self, ds: Dataset, elem: DataElement, fn, step: Step) -> str:
+        """Apply ``fn`` to each value; a value it cannot map (None) empties the element."""
+        value = elem.value
+        if value is None or value == "":
+            return Step.KEEP.value if step is not Step.CLEAN else step.value
+        values = list(value) if isinstance(value, (list, MultiValue)) else [value]
+        out = []
+        for v in values:
+            if isinstance(v, bytes):
+                v = v.decode("latin-1")
+            new = fn(str(v))
+            if new is None:
+                elem.value = ""
+                return Step.EMPTY.value
+            out.append(new)
+        elem.value = out if len(out) > 1 else out[0]
+        return step.value
+
+    # ------------------------------------------------------------------ method and meta
+    def _stamp(self, ds: Dataset, ident: Identity) -> None:
+        cfg = self.config
+        ds.PatientIdentityRemoved = "YES"
+        names = [m for code, m, opt in PROFILE_CODES if opt is None or getattr(cfg, opt)]
+        ds.DeidentificationMethod = ("radcurate: " + "; ".join(names))[:64]
+        seq = []
+        for code, meaning, opt in PROFILE_CODES:
+            if opt is None or getattr(cfg, opt):
+                item = Dataset()
+                item.CodeValue = code
+                item.CodingSchemeDesignator = "DCM"
+                item.CodeMeaning = meaning
+                seq.append(item)
+        ds.DeidentificationMethodCodeSequence = Sequence(seq)
+        if "PatientName" not in ds:
+            ds.PatientName = ident.patient_key
+        if "PatientID" not in ds:
+            ds.PatientID = ident.patient_key
+
+    def file_meta(self, ds: Dataset, transfer_syntax: str) -> FileMetaDataset:
+        """A new file meta group: our implementation UID, no source AE title, the new instance UID."""
+        meta = FileMetaDataset()
+        meta.FileMetaInformationVersion = b"\x00\x01"
+        meta.MediaStorageSOPClassUID = _text(ds, "SOPClassUID") or "1.2.840.10008.5.1.4.1.1.7"
+        meta.MediaStorageSOPInstanceUID = _text(ds, "SOPInstanceUID")
+        meta.TransferSyntaxUID = transfer_syntax
+        meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+        meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+        return meta
+
+
+def audit_rows(instance_key: str, result: DatasetResult) -> list[dict[str, Any]]:
+    return [
+        {"instance_key": instance_key, "path": p, "tag": t, "keyword": k, "vr": v, "action": a, "rule": r}
+        for p, t, k, v, a, r in result.audit
+    ]

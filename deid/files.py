@@ -1,0 +1,180 @@
+"""De-identify DICOM files in batches: read, walk, clean pixels, write; one task per batch.
+
+:func:`deid_batch` is the Dask partition function (top level, picklable arguments). Each worker
+process builds its :class:`~radcurate.deid.dicom.DicomDeidentifier` once (cached per keyer and
+config), so rule tables and UID maps are not rebuilt per file. A file that cannot be read,
+keyed, checked or written becomes a quarantine row; it never stops the batch.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian,
+                         ImplicitVRLittleEndian)
+
+from .config import DeidConfig
+from .dicom import DicomDeidentifier, FileRejected, audit_rows
+from .keys import Keyer
+from .pixels import PixelError, clean_pixels
+
+STAGE = "deid"
+
+
+@functools.lru_cache(maxsize=4)
+def deidentifier(keyer: Keyer, config: DeidConfig) -> DicomDeidentifier:
+    """One de-identifier per worker process and (keyer, config)."""
+    return DicomDeidentifier(keyer, config)
+
+
+def _float_list(value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        vals = list(value) if not isinstance(value, (str, bytes)) else [value]
+        return [float(v) for v in vals]
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _transfer_syntax(ds: pydicom.Dataset) -> tuple[str, bool]:
+    """(transfer syntax UID to write, little endian?) from the file meta or the encoding read."""
+    meta_ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    implicit, little = getattr(ds, "original_encoding", (None, None))
+    if meta_ts and str(meta_ts) in pydicom.uid.UID_dictionary:
+        ts = pydicom.uid.UID(str(meta_ts))
+        if not ts.is_compressed and ts != DeflatedExplicitVRLittleEndian and implicit is not None:
+            # the meta group can lie (SC_rgb_jpeg): write the encoding the body really used
+            ts = (ImplicitVRLittleEndian if implicit else
+                  (ExplicitVRLittleEndian if little else ExplicitVRBigEndian))
+        return ts, bool(ts.is_little_endian) if not ts.is_compressed else True
+    if implicit is None:
+        return ExplicitVRLittleEndian, True
+    ts = ImplicitVRLittleEndian if implicit else (ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+    return ts, bool(little)
+
+
+def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config: DeidConfig) -> dict[str, Any]:
+    """De-identify one file; returns ``{"instance": row, "audit": rows, "crosswalk": row}`` or
+    ``{"quarantine": row}``. Nothing PHI goes into ``detail``."""
+    def reject(reason: str, detail: str) -> dict[str, Any]:
+        return {"quarantine": {"source": source, "reason": reason, "detail": detail}}
+
+    deid = deidentifier(keyer, config)
+    try:
+        ds = pydicom.dcmread(path, force=True)
+    except Exception as exc:
+        return reject("unreadable", f"pydicom cannot parse the file ({type(exc).__name__})")
+    try:
+        if getattr(ds, "preamble", None) is None and not any(
+                not t.is_private and pydicom.datadict.dictionary_has_tag(t) for t in ds.keys()):
+            return reject("not_dicom", "no DICOM preamble and no standard data elements")
+        if "DirectoryRecordSequence" in ds:
+            return reject("dicomdir", "a DICOMDIR is an index of the export, not an instance")
+        ts, little = _transfer_syntax(ds)
+        result = deid.deidentify(ds)
+    except FileRejected as exc:
+        return reject(exc.reason, exc.detail)
+    except Exception as exc:
+        return reject("deid_failed", f"header de-identification failed ({type(exc).__name__})")
+    ident = result.identity
+    boxes = []
+    if config.clean_pixels:
+        try:
+            boxes, ts = clean_pixels(ds, ts, little, method=config.text_detector)
+        except PixelError as exc:
+            return reject(exc.reason, exc.detail + f"; transfer syntax {ts}")
+        except Exception as exc:
+            return reject("pixel_clean_failed", f"pixel check failed ({type(exc).__name__})")
+    rel = Path("dicom") / ident.patient_key / ident.study_key / ident.series_key / f"{ident.instance_key}.dcm"
+    dest = Path(out_root) / rel
+    try:
+        ds.file_meta = deid.file_meta(ds, ts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        ts_uid = pydicom.uid.UID(ts)
+        ds.save_as(tmp, enforce_file_format=True,
+                   implicit_vr=ts_uid == ImplicitVRLittleEndian if not ts_uid.is_compressed else False,
+                   little_endian=ts_uid != ExplicitVRBigEndian)
+        os.replace(tmp, dest)
+    except Exception as exc:
+        try:
+            tmp.unlink()
+        except Exception:
+            pass
+        return reject("write_failed", f"de-identified dataset could not be written ({type(exc).__name__})")
+
+    audit = audit_rows(ident.instance_key, result)
+    for frame, b in boxes:
+        audit.append({"instance_key": ident.instance_key, "path": f"PixelData[frame {frame}]", "tag": "(7FE0,0010)",
+                      "keyword": "PixelData", "vr": "", "action": "blanked", "rule": f"option:clean_pixels:{config.text_detector}",
+                      "x0": b.x0, "y0": b.y0, "x1": b.x1, "y1": b.y1})
+    study_date = None
+    try:
+        from .dates import _DA
+        sd = str(ds.get("StudyDate", "") or "")
+        if _DA.match(sd):
+            import datetime as dt
+            study_date = dt.date(int(sd[:4]), int(sd[4:6]), int(sd[6:8]))
+    except Exception:
+        study_date = None
+    pos = _float_list(ds.get("ImagePositionPatient"))
+    row = {
+        "patient_key": ident.patient_key, "study_key": ident.study_key, "series_key": ident.series_key,
+        "instance_key": ident.instance_key, "accession_key": ident.accession_key,
+        "modality": str(ds.get("Modality", "") or "") or None,
+        "body_part": str(ds.get("BodyPartExamined", "") or "") or None,
+        "study_date": study_date,
+        "study_description": str(ds.get("StudyDescription", "") or "") or None,
+        "series_number": _int(ds.get("SeriesNumber")),
+        "series_description": str(ds.get("SeriesDescription", "") or "") or None,
+        "instance_number": _int(ds.get("InstanceNumber")),
+        "path": rel.as_posix(),
+        "rows": _int(ds.get("Rows")), "columns": _int(ds.get("Columns")),
+        "number_of_frames": _int(ds.get("NumberOfFrames")) or (1 if "PixelData" in ds else None),
+        "pixel_spacing": _float_list(ds.get("PixelSpacing")),
+        "slice_thickness": (_float_list(ds.get("SliceThickness")) or [None])[0],
+        "image_position": pos,
+        "slice_position": pos[2] if pos and len(pos) == 3 else (_float_list(ds.get("SliceLocation")) or [None])[0],
+        "transfer_syntax": str(ts),
+        "text_regions_blanked": len(boxes),
+        "source": source,
+    }
+    out = {"instance": row, "audit": audit,
+           "known": (ident.originals["patient_id"], result.known.names, result.known.ids,
+                     result.known.dates, result.known.other)}  # PHI: stays in memory, feeds reports
+    if config.crosswalk:
+        out["crosswalk"] = {**ident.originals, "source": source, "patient_key": ident.patient_key,
+                            "study_key": ident.study_key, "series_key": ident.series_key,
+                            "instance_key": ident.instance_key, "accession_key": ident.accession_key,
+                            "date_shift_days": ident.shift.days}
+    return out
+
+
+def deid_batch(files: list[tuple[str, str]], out_root: str, keyer: Keyer, config: DeidConfig) -> list[dict[str, Any]]:
+    """De-identify a batch of ``(path, source)`` files (the Dask partition function)."""
+    results = []
+    log = logging.getLogger("pydicom")
+    level = log.level
+    log.setLevel(logging.CRITICAL)  # pydicom warnings can quote values: keep PHI out of logs
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for path, source in files:
+                results.append(deidentify_file(path, source, out_root, keyer, config))
+    finally:
+        log.setLevel(level)
+    return results

@@ -1,0 +1,88 @@
+"""``radcurate ingest``: read a PACS export and a RIS extract into the PHI-zone manifests."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from typing import Iterator
+
+from .config import IngestConfig
+from .run import run_ingest
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "ingest",
+        help="read a DICOM tree and a report extract into OUT/phi/*.parquet",
+        description=(
+            "Walk a DICOM tree (any file names, DICOMDIR or not), read every header without its "
+            "pixels, and write OUT/phi/instances, series, studies and reports (linked to studies "
+            "by accession). Files and report rows that cannot be used go to "
+            "OUT/quarantine.parquet with a reason; nothing is dropped silently."
+        ),
+    )
+    p.add_argument("--dicom", required=True, metavar="DIR", help="root of the DICOM tree")
+    p.add_argument("--reports", metavar="FILE", help="RIS extract (.csv or .parquet)")
+    p.add_argument("--out", required=True, metavar="OUT", help="output folder")
+    p.add_argument("--scheduler", metavar="ADDR", help="existing Dask scheduler, tcp://HOST:PORT")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local worker processes (default: one per core; 0: read in this process)",
+    )
+    p.add_argument("--batch-size", type=int, default=IngestConfig.batch_size, metavar="N", help="files per task")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    config = IngestConfig(batch_size=args.batch_size, show_progress=sys.stderr.isatty())
+    for path, kind, ok in ((args.dicom, "DICOM folder", os.path.isdir), (args.reports, "report extract", os.path.isfile)):
+        if path is not None and not ok(path):
+            print(f"error: {kind} not found: {path}", file=sys.stderr)
+            return 2
+    try:
+        with dask_client(args.scheduler, args.workers) as client:
+            summary = run_ingest(args.dicom, args.reports, args.out, client=client, config=config)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. cannot connect to the scheduler
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"ingest: {summary.files_found} files -> {summary.instances} instances, "
+        f"{summary.series} series, {summary.studies} studies; {summary.files_quarantined} files quarantined"
+    )
+    if args.reports:
+        print(
+            f"reports: {summary.reports_in} rows -> {summary.reports} linked, "
+            f"{summary.reports_quarantined} quarantined"
+        )
+    for reason, n in summary.quarantine_by_reason.items():
+        print(f"  quarantine {reason:<24} {n}")
+    print(f"outputs: {os.path.join(args.out, 'phi')}/, {os.path.join(args.out, 'quarantine.parquet')}")
+    return 0
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object | None]:
+    """A client of ``scheduler``, or of a local process cluster; None for in-process work."""
+    if not scheduler and workers == 0:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="20s") as client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    with LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
+    ) as cluster, Client(cluster) as client:
+        yield client

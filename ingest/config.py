@@ -1,0 +1,44 @@
+"""Ingest settings: defaults in code, overridable by the pipeline config file and by flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+REPORT_COLUMNS = ("accession", "patient_id", "patient_name", "exam_date", "report_text")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """How to read a PACS export and a RIS extract.
+
+    ``batch_size`` caps the files per Dask task (tasks of a few ms gain nothing on few cores);
+    ``report_columns`` maps the five expected columns to the extract's own header names.
+    """
+
+    batch_size: int = 256
+    report_encoding: str = "utf-8"
+    report_columns: Mapping[str, str] = field(
+        default_factory=lambda: {c: c for c in REPORT_COLUMNS}
+    )
+    show_progress: bool = False
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> "IngestConfig":
+        """Build from a config-file section, rejecting unknown keys with a clear message."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown ingest setting(s): {', '.join(unknown)}")
+        if "report_columns" in values:
+            values["report_columns"] = {**{c: c for c in REPORT_COLUMNS}, **values["report_columns"]}
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for hashing and for ``manifest.json`` (progress display excluded)."""
+        return {
+            "batch_size": self.batch_size,
+            "report_encoding": self.report_encoding,
+            "report_columns": dict(sorted(self.report_columns.items())),
+        }

@@ -1,0 +1,191 @@
+"""Study-level weak labels: votes → label model → value, probability, policy and sources.
+
+For every report and finding of the configured vocabularies one row: ``value`` (1 present, 0
+absent, -1 uncertain, null not mentioned), ``probability`` of present, the uncertainty ``policy``
+applied, the labeling functions that voted (``sources``) and whether a human ``reviewed`` it.
+Reviewed reports keep their reviewed labels.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .config import VOCABULARIES, LabelingConfig
+from .functions import (RULE_FUNCTIONS, all_votes, classifier_scores, normalize_mined, report_ids,
+                        text_features)
+from .label_model import DawidSkene, encode_votes
+
+LABELS_SCHEMA = pa.schema([
+    pa.field("report_id", pa.string(), nullable=False),
+    pa.field("vocabulary", pa.string(), nullable=False),
+    pa.field("finding", pa.string(), nullable=False),
+    pa.field("value", pa.int8()),
+    pa.field("probability", pa.float64(), nullable=False),
+    pa.field("policy", pa.string(), nullable=False),
+    pa.field("sources", pa.list_(pa.string()), nullable=False),
+    pa.field("reviewed", pa.bool_(), nullable=False),
+])
+LABEL_COLUMNS = [f.name for f in LABELS_SCHEMA]
+
+
+def reviewed_long(reviewed: pd.DataFrame | None, vocabularies=("chestxray14",)) -> pd.DataFrame:
+    """Reviewed labels as long rows (report_id, vocabulary, finding, value).
+
+    Accepts the wide review layout (``report_id`` + one column per finding, 1/0/-1/blank, other
+    columns ignored) or a long table. A finding name is applied to every configured vocabulary
+    that has it; blank stays null (not mentioned).
+    """
+    cols = ["report_id", "vocabulary", "finding", "value"]
+    if reviewed is None or len(reviewed) == 0:
+        return pd.DataFrame(columns=cols)
+    df = normalize_mined({"r": reviewed})["r"]
+    if {"finding", "value"} <= set(df.columns):
+        long = df
+        if "vocabulary" not in long.columns:
+            long = pd.concat([long.assign(vocabulary=v) for v in vocabularies], ignore_index=True)
+    else:
+        parts = []
+        for vocab in vocabularies:
+            fcols = [f for f in VOCABULARIES[vocab] if f in df.columns]
+            if fcols:
+                m = df.melt(id_vars="report_id", value_vars=fcols, var_name="finding",
+                            value_name="value")
+                parts.append(m.assign(vocabulary=vocab))
+        if not parts:
+            return pd.DataFrame(columns=cols)
+        long = pd.concat(parts, ignore_index=True)
+    long = long[long["vocabulary"].isin(vocabularies)].copy()
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    return long[cols].drop_duplicates(["report_id", "vocabulary", "finding"], keep="last")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def weak_labels(mined: Mapping[str, pd.DataFrame], reviewed: pd.DataFrame | None = None,
+                config: LabelingConfig = LabelingConfig()) -> pd.DataFrame:
+    """One label row per report and finding of ``config.vocabularies`` (see module docstring).
+
+    ``mined`` holds the miner's tables by name (``labels``, ``mentions``, ``measurements``,
+    ``topics``, and ``reports`` for text); ``reviewed`` is the wide review layout or long rows.
+    """
+    return label_with_votes(mined, reviewed, config)[0]
+
+
+def label_with_votes(mined: Mapping[str, pd.DataFrame], reviewed: pd.DataFrame | None = None,
+                     config: LabelingConfig = LabelingConfig()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`weak_labels` and the labeling-function votes behind them (the review queue needs both)."""
+    mined = normalize_mined(mined)
+    rev = reviewed_long(reviewed, config.vocabularies)
+    rev["report_id"] = rev["report_id"].astype(str)
+    ids = report_ids(mined).union(pd.Index(rev["report_id"].unique()), sort=False)
+    votes = all_votes(mined, rev if len(rev) else None, config)
+    features = text_features(mined, ids, config) if len(rev) else None  # fitted once, all findings
+    out, clf_votes = [], []
+    for vocab in config.vocabularies:
+        for finding in VOCABULARIES[vocab]:
+            v = votes[(votes["vocabulary"] == vocab) & (votes["finding"] == finding)]
+            r = rev[(rev["vocabulary"] == vocab) & (rev["finding"] == finding)]
+            labels, clf = _label_one_finding(ids, vocab, finding, v, r, votes, features, config)
+            out.append(labels)
+            if clf is not None:
+                clf_votes.append(clf)
+    labels = pd.concat(out, ignore_index=True)
+    votes = pd.concat([votes, *clf_votes], ignore_index=True)
+    return labels[LABEL_COLUMNS], votes
+
+
+def _label_one_finding(ids: pd.Index, vocab: str, finding: str, v: pd.DataFrame,
+                       r: pd.DataFrame, all_rule_votes: pd.DataFrame, features, config: LabelingConfig
+                       ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Label model over this finding's votes; then, with reviewed reports, the text classifier
+    on top of it, its offset the label model's log-odds (reviewed reports calibrate both)."""
+    n = len(ids)
+    lfs = sorted(v["lf"].unique())
+    matrix = pd.DataFrame(np.nan, index=ids, columns=lfs)
+    for lf, g in v.groupby("lf"):
+        g = g.drop_duplicates("report_id", keep="last")
+        matrix.loc[g["report_id"].values, lf] = g["vote"].values
+    codes = encode_votes(matrix.to_numpy()) if lfs else np.zeros((n, 0), dtype=np.int8)
+
+    reviewed_value = pd.Series(r["value"].values, index=r["report_id"].values).reindex(ids)
+    is_reviewed = np.asarray(ids.isin(r["report_id"]))
+    known = np.where(is_reviewed, reviewed_value.fillna(0).to_numpy(dtype=float), np.nan)
+    known[known == -1] = np.nan  # an uncertain answer does not clamp the class
+
+    if codes.shape[1]:
+        n_known = int((~np.isnan(known)).sum())
+        weight = max(1.0, config.reviewed_weight * (n - n_known) / max(n_known, 1))
+        p = DawidSkene().fit(codes, known=known, known_weight=weight).predict_proba(codes)
+    else:
+        k = known[~np.isnan(known)]
+        p = np.full(n, (k.sum() + 0.5) / (len(k) + 1.0) if len(k) else 0.0)
+
+    clf_votes = None
+    if is_reviewed.any():
+        rows = np.flatnonzero(~np.isnan(known))
+        # The classifier starts from what the rules decided: present needs a present vote, so
+        # reports with uncertain evidence only start below the threshold, at the band's edge.
+        said_present = (codes == 1).any(axis=1)
+        start = np.where(said_present, p, np.minimum(p, config.uncertain_band[0]))
+        scores = classifier_scores(features, all_rule_votes, ids, vocab, finding, rows,
+                                   known[rows].astype(int), _logit(start), config)
+        if scores is not None:
+            clf_votes = pd.DataFrame({"report_id": ids.astype(str), "vocabulary": vocab,
+                                      "finding": finding, "lf": "text_classifier",
+                                      "vote": (scores >= 0.5).astype("int8"), "score": scores})
+            p = scores  # the label model's log-odds corrected by the reviewed reports
+            lfs = lfs + ["text_classifier"]
+            codes = np.column_stack([codes, np.where(scores >= 0.5, 1, 2)])
+
+    value = _decide(p, codes, lfs, config, learned=clf_votes is not None)
+    policy = config.policy(finding)
+    value[value == -1] = {"u_ones": 1.0, "u_zeros": 0.0}.get(policy, -1.0)
+
+    rv = reviewed_value.to_numpy(dtype=float)
+    value = np.where(is_reviewed, rv, value)
+    prob = np.where(is_reviewed & (rv == 1), 1.0,
+                    np.where(is_reviewed & (np.nan_to_num(rv, nan=0.0) == 0), 0.0, p))
+    voted = codes != 0
+    names = np.array(lfs, dtype=object)
+    sources = [list(names[row]) + (["reviewed"] if rev_ else [])
+               for row, rev_ in zip(voted, is_reviewed)]
+    labels = pd.DataFrame({
+        "report_id": ids.astype(str), "vocabulary": vocab, "finding": finding,
+        "value": pd.array(np.where(np.isnan(value), pd.NA, value), dtype="Int8"),
+        "probability": np.clip(prob, 0.0, 1.0), "policy": policy, "sources": sources,
+        "reviewed": is_reviewed,
+    })
+    return labels, clf_votes
+
+
+def _decide(p: np.ndarray, codes: np.ndarray, lfs: list[str], config: LabelingConfig,
+            learned: bool) -> np.ndarray:
+    """Value per report from the probability and the evidence (before the uncertainty policy).
+
+    1 needs p ≥ threshold and a function voting present (the rules, or the classifier once it
+    learned from reviewed reports); p ≥ threshold on uncertain evidence alone, or p in the
+    uncertain band with an uncertain vote, is -1; other mentioned findings are 0, and findings
+    no rule spoke about are null.
+    """
+    rule = codes[:, [i for i, lf in enumerate(lfs) if lf in RULE_FUNCTIONS]]
+    mentioned = (rule != 0).any(axis=1)
+    said_present = (rule == 1).any(axis=1) | (learned & (p >= config.threshold))
+    said_uncertain = (rule == 3).any(axis=1)
+    lo, _ = config.uncertain_band
+    value = np.where(mentioned, 0.0, np.nan)
+    value[(p >= lo) & said_uncertain] = -1.0
+    value[(p >= config.threshold) & said_uncertain & ~said_present] = -1.0
+    value[(p >= config.threshold) & said_present] = 1.0
+    return value
+
+
+def apply_reviewed(mined: Mapping[str, pd.DataFrame], reviewed_df: pd.DataFrame | None,
+                   config: LabelingConfig = LabelingConfig()) -> pd.DataFrame:
+    """For `radcurate mine --reviewed FILE`: labels with probability and sources, reviewed kept."""
+    return weak_labels(mined, reviewed_df, config)

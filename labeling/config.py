@@ -1,0 +1,62 @@
+"""Typed configuration for the labeling stage (defaults in code, overridable by the pipeline)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CHESTXRAY14 = (
+    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
+    "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
+    "Hernia",
+)
+CHEXPERT = (
+    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity",
+    "Edema", "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion",
+    "Pleural Other", "Fracture", "Support Devices",
+)
+VOCABULARIES = {"chestxray14": CHESTXRAY14, "chexpert": CHEXPERT}
+
+POLICIES = ("u_ones", "u_zeros", "u_ignore")
+
+# What to do with an uncertain label, per finding. CheXpert (Irvin et al., AAAI 2019, Table 3)
+# found mapping uncertain to positive best for Atelectasis and Edema, and to negative (or a
+# self-trained / multi-class treatment, which a static label cannot express) best for Cardiomegaly,
+# Consolidation and Pleural Effusion; the other findings keep -1 so a trainer can mask them.
+DEFAULT_POLICIES = {
+    "Atelectasis": "u_ones",
+    "Edema": "u_ones",
+    "Cardiomegaly": "u_zeros",
+    "Consolidation": "u_zeros",
+    "Effusion": "u_zeros",
+    "Pleural Effusion": "u_zeros",
+}
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The supervised labeling function (Zech et al. 2018: n-grams + topics, logistic regression)."""
+
+    ngram_range: tuple[int, int] = (1, 2)
+    min_df: int = 2
+    C: float = 1.0  # inverse L2 strength on the corrections
+    min_reviewed: int = 20  # abstain for a finding with fewer reviewed reports
+    folds: int = 5  # out-of-fold scores on reviewed reports keep the reported accuracy honest
+
+
+@dataclass(frozen=True)
+class LabelingConfig:
+    """Everything the labeling stage can be told."""
+
+    vocabularies: tuple[str, ...] = ("chestxray14",)
+    policies: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
+    default_policy: str = "u_ignore"
+    threshold: float = 0.5  # probability of present at which a study is labelled positive
+    uncertain_band: tuple[float, float] = (0.2, 0.5)  # below threshold, with an uncertain vote: -1
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    topic_min_reviewed: int = 10  # reviewed reports a topic needs before it votes
+    mass_min_mm: float = 30.0  # a stated lesion this long is a Mass, shorter a Nodule
+    # Reviewed reports weigh this share of the unreviewed ones in the label model (≥ 1 each).
+    reviewed_weight: float = 0.5
+    seed: int = 0
+
+    def policy(self, finding: str) -> str:
+        return self.policies.get(finding, self.default_policy)

@@ -1,0 +1,315 @@
+"""Review queue: pick the reports a human should read next, and take their answers back.
+
+`export_review` ranks reports by how unsure the label model is (binary entropy of each finding's
+probability, summed) and how much the labeling functions disagree, then fills the batch round-robin
+over dominant LDA topics so that one cluster of look-alike reports cannot take every slot. The file
+(CSV or JSONL) carries the de-identified text with the evidence marked **like this**, the current
+labels, and one blank column per finding to fill with 1 / 0 / -1 or leave blank.
+
+`import_review` checks a filled file — known report ids, finding columns, values — and stores the
+answers in the wide reviewed layout (`report_id` + one column per finding) with an atomic replace.
+A file with any bad row is rejected whole, each problem reported with its line number.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from radcurate.tables import atomic_path
+
+from .aggregate import label_with_votes
+from .config import VOCABULARIES, LabelingConfig
+from .functions import TEXT_SECTIONS, normalize_mined
+
+REVIEWED_FILE = "reviewed.csv"
+ALLOWED = {"": None, "1": 1, "0": 0, "-1": -1, "1.0": 1, "0.0": 0, "-1.0": -1}
+
+
+# -- ranking ------------------------------------------------------------------------------------
+def review_priority(labels: pd.DataFrame, votes: pd.DataFrame, disagreement_weight: float = 0.5
+                    ) -> pd.DataFrame:
+    """Per report: summed label-model entropy (bits), disagreeing findings, and their priority."""
+    p = labels["probability"].clip(1e-9, 1 - 1e-9).to_numpy()
+    ent = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    entropy = pd.Series(ent, index=labels["report_id"].values).groupby(level=0).sum()
+    v = votes[votes["lf"] != "text_classifier"]
+    g = v.groupby(["report_id", "vocabulary", "finding"])["vote"].agg(["min", "max"])
+    # disagreement: one function says present while another says absent, or any is uncertain
+    split = ((g["max"] == 1) & (g["min"] == 0)) | (g["min"] == -1)
+    disagree = split.groupby(level=0).sum().reindex(entropy.index, fill_value=0)
+    out = pd.DataFrame({"entropy": entropy, "disagreement": disagree.astype(int)})
+    out["priority"] = out["entropy"] + disagreement_weight * out["disagreement"]
+    out.index.name = "report_id"
+    return out.reset_index()
+
+
+def select_for_review(priority: pd.DataFrame, n: int, *, topics: pd.DataFrame | None = None,
+                      exclude: Iterable[str] = (), seed: int = 0) -> list[str]:
+    """The ``n`` report ids to review: highest priority first, taken round-robin over topics.
+
+    Ties are broken by a seeded shuffle, so the same inputs and seed give the same batch.
+    """
+    pr = priority[~priority["report_id"].isin(set(exclude))].copy()
+    rng = np.random.default_rng(seed)
+    pr["_tie"] = rng.random(len(pr))
+    if topics is not None and "dominant_topic" in topics.columns and len(topics):
+        dom = normalize_mined({"t": topics})["t"].drop_duplicates("report_id")
+        pr["_stratum"] = pr["report_id"].map(dom.set_index("report_id")["dominant_topic"])
+    else:
+        pr["_stratum"] = 0
+    pr["_stratum"] = pr["_stratum"].fillna(-1)
+    pr = pr.sort_values(["priority", "_tie"], ascending=False)
+    queues = [list(g["report_id"]) for _, g in pr.groupby("_stratum", sort=False)]
+    chosen: list[str] = []
+    while len(chosen) < n and any(queues):
+        for q in queues:  # strata in order of their best report
+            if q and len(chosen) < n:
+                chosen.append(q.pop(0))
+    return chosen
+
+
+# -- export -------------------------------------------------------------------------------------
+def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """Wrap each (start, end) span of ``text`` in ** markers; overlapping spans are merged."""
+    merged: list[list[int]] = []
+    for s, e in sorted((int(s), int(e)) for s, e in spans if 0 <= s < e <= len(text)):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    out, last = [], 0
+    for s, e in merged:
+        out += [text[last:s], "**", text[s:e], "**"]
+        last = e
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _highlighted_text(report: pd.Series, mentions: pd.DataFrame) -> str:
+    """Report text by section with its mention spans marked (offsets are per section text)."""
+    sections = [c for c in TEXT_SECTIONS if c in report.index and isinstance(report[c], str)]
+    if sections:
+        parts = []
+        for sec in sections:
+            m = mentions[mentions["section"] == sec] if len(mentions) else mentions
+            spans = zip(m["char_start"], m["char_end"]) if len(m) else ()
+            parts.append(f"{sec.upper()}: {highlight(report[sec], spans)}")
+        return "\n".join(parts)
+    text = str(report.get("text", "") or "")
+    spans = zip(mentions["char_start"], mentions["char_end"]) if len(mentions) else ()
+    return highlight(text, spans)
+
+
+def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
+                  out: str | os.PathLike, *, seed: int = 0, reviewed: pd.DataFrame | None = None,
+                  config: LabelingConfig = LabelingConfig()) -> Path:
+    """Write the ``n`` most useful reports to review into ``out`` (``.jsonl`` or ``.csv``).
+
+    Reports already in ``reviewed`` are not asked again.
+    """
+    if not isinstance(mined, Mapping):
+        from .pipeline import read_mined
+
+        mined = read_mined(mined)
+    mined = normalize_mined(mined)
+    labels, votes = label_with_votes(mined, reviewed, config)
+    done = set(labels.loc[labels["reviewed"], "report_id"])
+    priority = review_priority(labels, votes)
+    ids = select_for_review(priority, n, topics=mined.get("topics"), exclude=done, seed=seed)
+    rows = review_rows(mined, labels, priority, ids, config)
+    out = Path(out)
+    tmp = atomic_path(out)
+    try:
+        if out.suffix.lower() == ".jsonl":
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                           encoding="utf-8")
+        else:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+def review_rows(mined: Mapping[str, pd.DataFrame], labels: pd.DataFrame, priority: pd.DataFrame,
+                ids: list[str], config: LabelingConfig) -> list[dict]:
+    """One dict per report to review: id, priority, topic, evidence, text, current, blanks."""
+    reports = mined.get("reports")
+    reports = reports.drop_duplicates("report_id").set_index("report_id") \
+        if reports is not None and len(reports) else pd.DataFrame()
+    mentions = mined.get("mentions", pd.DataFrame())
+    topics = mined.get("topics")
+    dom = topics.drop_duplicates("report_id").set_index("report_id")["dominant_topic"] \
+        if topics is not None and "dominant_topic" in topics.columns else pd.Series(dtype=float)
+    pr = priority.set_index("report_id")
+    findings = [f for v in config.vocabularies for f in VOCABULARIES[v]]
+    lab = labels.set_index(["report_id", "finding"])
+    rows = []
+    for rid in ids:
+        m = mentions[mentions["report_id"] == rid] if len(mentions) else mentions
+        text = _highlighted_text(reports.loc[rid], m) if rid in reports.index else ""
+        evidence = "; ".join(
+            f"{r.finding}: {r.trigger} ({r.section}"
+            + (", negated" if r.negated else "") + (", uncertain" if r.uncertain else "") + ")"
+            for r in m.itertuples()) if len(m) else ""
+        row = {"report_id": rid, "priority": round(float(pr.loc[rid, "priority"]), 3),
+               "topic": None if rid not in dom.index or pd.isna(dom[rid]) else int(dom[rid]),
+               "evidence": evidence, "text": text}
+        for f in findings:
+            cur = lab.loc[(rid, f)] if (rid, f) in lab.index else None
+            if isinstance(cur, pd.DataFrame):
+                cur = cur.iloc[0]
+            row[f"current_{f}"] = None if cur is None or pd.isna(cur["value"]) else int(cur["value"])
+            row[f"p_{f}"] = None if cur is None else round(float(cur["probability"]), 3)
+        for f in findings:
+            row[f] = None  # to fill: 1 present, 0 absent, -1 uncertain, blank not mentioned
+        rows.append(row)
+    return rows
+
+
+# -- import -------------------------------------------------------------------------------------
+@dataclass
+class ImportResult:
+    """What an import did: ``stored`` rows written to ``path``, or ``errors`` and nothing written."""
+
+    path: Path | None
+    n_rows: int = 0
+    n_stored: int = 0
+    n_blank: int = 0  # rows with every finding blank: treated as not yet reviewed
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """(columns, [(line number, row)]) from a CSV or JSONL review file; raises ValueError."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path.name}: not UTF-8 text (byte {exc.start})") from None
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        rows, cols = [], []
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                rows.append((i, None))
+                continue
+            if not isinstance(obj, dict):
+                rows.append((i, None))
+                continue
+            cols += [k for k in obj if k not in cols]
+            rows.append((i, {k: "" if v is None else str(v) for k, v in obj.items()}))
+        return cols, rows
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    cols = list(reader.fieldnames or [])
+    rows, start = [], 2
+    for row in reader:
+        rows.append((start, {k: (v or "").strip() for k, v in row.items() if k is not None}))
+        start = reader.line_num + 1
+    return cols, rows
+
+
+def read_reviewed(path: str | os.PathLike) -> pd.DataFrame:
+    """A reviewed file (wide layout, CSV or JSONL) as a DataFrame of strings."""
+    cols, rows = _read_rows(Path(path))
+    return pd.DataFrame([r for _, r in rows if r is not None], columns=cols)
+
+
+def import_review(path: str | os.PathLike, store_dir: str | os.PathLike, *,
+                  known_ids: Iterable[str] | None = None,
+                  vocabularies: tuple[str, ...] = ("chestxray14",)) -> ImportResult:
+    """Validate a filled review file and merge its answers into ``store_dir/reviewed.csv``.
+
+    All or nothing: any bad row (unknown or missing report id, duplicate id, a value other than
+    1 / 0 / -1 / blank) rejects the file, with line numbers; nothing is stored. Newer answers
+    replace older ones for the same report.
+    """
+    path = Path(path)
+    try:
+        cols, rows = _read_rows(path)
+    except (OSError, ValueError) as exc:
+        return ImportResult(None, errors=[str(exc) if isinstance(exc, ValueError)
+                                          else f"{path.name}: cannot read ({type(exc).__name__})"])
+    findings = [f for v in vocabularies for f in VOCABULARIES[v] if f in cols]
+    findings = list(dict.fromkeys(findings))
+    errors: list[str] = []
+    if "report_id" not in cols:
+        errors.append(f"{path.name}: no report_id column")
+    if not findings:
+        errors.append(f"{path.name}: no finding columns (expected some of "
+                      f"{', '.join(VOCABULARIES[vocabularies[0]])})")
+    if errors:
+        return ImportResult(None, n_rows=len(rows), errors=errors)
+    known = set(map(str, known_ids)) if known_ids is not None else None
+    seen: dict[str, int] = {}
+    answers, n_blank = [], 0
+    for line, row in rows:
+        if row is None:
+            errors.append(f"line {line}: not a JSON object")
+            continue
+        rid = row.get("report_id", "").strip()
+        if not rid:
+            errors.append(f"line {line}: report_id is blank")
+            continue
+        if known is not None and rid not in known:
+            errors.append(f"line {line}: unknown report_id")
+            continue
+        if rid in seen:
+            errors.append(f"line {line}: report_id repeats line {seen[rid]}")
+            continue
+        seen[rid] = line
+        values, bad = {}, []
+        for f in findings:
+            cell = row.get(f, "").strip()
+            if cell not in ALLOWED:
+                bad.append(f)
+            else:
+                values[f] = ALLOWED[cell]
+        if bad:
+            errors.append(f"line {line}: {', '.join(bad)}: value must be 1, 0, -1 or blank")
+            continue
+        if all(v is None for v in values.values()):
+            n_blank += 1
+            continue
+        answers.append({"report_id": rid, **values})
+    if errors:
+        return ImportResult(None, n_rows=len(rows), n_blank=n_blank, errors=errors)
+    store = Path(store_dir)
+    target = store / REVIEWED_FILE
+    new = pd.DataFrame(answers, columns=["report_id", *findings])
+    merged = new
+    if target.exists():
+        old = pd.read_csv(target, dtype={"report_id": str})
+        old = old[~old["report_id"].isin(new["report_id"])]
+        merged = pd.concat([old, new], ignore_index=True)
+    for f in merged.columns[1:]:
+        merged[f] = pd.to_numeric(merged[f], errors="coerce").astype("Int8")
+    tmp = atomic_path(target)
+    try:
+        merged.to_csv(tmp, index=False)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return ImportResult(target, n_rows=len(rows), n_stored=len(answers), n_blank=n_blank)
+
+
+def load_reviewed(store_dir: str | os.PathLike) -> pd.DataFrame | None:
+    """The stored reviewed labels (wide), or None when nothing was imported yet."""
+    target = Path(store_dir) / REVIEWED_FILE
+    return pd.read_csv(target, dtype={"report_id": str}) if target.exists() else None

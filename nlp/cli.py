@@ -1,0 +1,81 @@
+"""`radcurate mine`: label findings in any CSV/Parquet report extract, with evidence for every label."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .lexicon import LexiconError
+from .mine import MinerConfig, mine_partitioned, write_mined
+
+ROWS_PER_PARTITION = 20_000
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "mine",
+        help="mine reports into finding labels (1/0/-1/null) and traceable mentions",
+        description=(
+            "Find the 14 ChestX-ray14 findings and 14 CheXpert observations (plus your own lexicon) in "
+            "free-text reports, decide negation/uncertainty per mention, and write DIR/labels.parquet "
+            "(report_id, vocabulary, finding, value) and DIR/mentions.parquet (section, sentence, span, "
+            "trigger and rule behind each label). Example for OpenI: radcurate mine --reports openi.csv "
+            "--out mined --id-column report_id --text-columns findings,impression"
+        ),
+    )
+    p.add_argument("--reports", required=True, help="report extract (.csv or .parquet)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--id-column", default="accession", help="report id column (default: accession)")
+    p.add_argument("--text-columns", default="report_text",
+                   help="comma-separated text columns; with several, each is its own section named after "
+                        "its column (findings, impression, indication -> history) (default: report_text)")
+    p.add_argument("--lexicon", action="append", default=[], metavar="FILE",
+                   help="extra vocabulary (YAML/JSON with 'name:' and 'findings:'); repeatable")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address (default: local)")
+    p.add_argument("--partitions", type=int, default=None,
+                   help=f"Dask partitions (default: one per {ROWS_PER_PARTITION:,} reports)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run_mine)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def run_mine(args: argparse.Namespace) -> int:
+    path = Path(args.reports)
+    if not path.is_file():
+        print(f"error: report extract {path} not found", file=sys.stderr)
+        return 2
+    try:
+        reports = _read(path)
+    except Exception as exc:  # unreadable or malformed file: a clear message, not a traceback
+        print(f"error: cannot read {path} as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: "
+              f"{type(exc).__name__}", file=sys.stderr)
+        return 2
+    text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
+    config = MinerConfig(extra_lexicons=tuple(args.lexicon))
+    partitions = args.partitions or max(1, math.ceil(len(reports) / ROWS_PER_PARTITION))
+    try:
+        mined = mine_partitioned(reports, args.id_column, text_columns, config, partitions, args.scheduler,
+                                 progress=not args.no_progress)
+    except (ValueError, LexiconError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    written = write_mined(mined, args.out)
+    labels = mined.labels
+    n_reports = labels["report_id"].nunique()
+    print(f"mined {n_reports} reports -> {written['labels']} ({len(labels)} labels), "
+          f"{written['mentions']} ({len(mined.mentions)} mentions); quarantined {len(mined.quarantine)}")
+    cx = labels[labels["vocabulary"] == "chestxray14"]
+    if len(cx):
+        counts = cx.assign(v=cx["value"].astype("float")).pivot_table(
+            index="finding", columns="v", values="report_id", aggfunc="count", fill_value=0)
+        counts = counts.rename(columns={1.0: "positive", 0.0: "negative", -1.0: "uncertain"})
+        print(counts.reindex(columns=["positive", "uncertain", "negative"], fill_value=0).to_string())
+    return 0

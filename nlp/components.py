@@ -1,0 +1,216 @@
+"""spaCy components of the report miner, registered by name on `spacy.blank("en")`.
+
+    radcurate_sections    doc._.sections: [(name, start, end)]   (or the caller's preset sections)
+    radcurate_sentences   doc._.sentences: [(start, end, section index)]; sentence starts set on tokens
+    radcurate_findings    doc._.mentions: finding mentions from the lexicon (PhraseMatcher + Matcher);
+                          doc.spans["findings"] for spaCy users (label = finding, kb_id = vocabulary)
+    radcurate_assertion   fills each mention's assertion flags, trigger, rule id and value
+
+No parser, tagger or model: a blank tokenizer plus these light components keep the miner above
+1,000 reports/s on one core.
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+import numpy
+from spacy.attrs import SENT_START
+from spacy.language import Language
+from spacy.matcher import Matcher, PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from .assertion import DEFAULT_RULES, Assertion, assert_target, load_rules, mention_value
+from .lexicon import DEFAULT_LEXICON, load_lexicon, variants
+from .sections import section_spans
+from .sentences import sentence_spans
+
+for _name in ("preset_sections", "sections", "sentences", "mentions", "text"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+
+def _text(doc: Doc) -> str:
+    """The Doc's text, read once (Doc.text rebuilds the string from tokens on every access)."""
+    text = doc._.text
+    if text is None:
+        doc._.text = text = doc.text
+    return text
+
+
+@dataclass
+class Mention:
+    """One finding mention: where it is, what it is, and how it is asserted."""
+
+    finding: str
+    vocabulary: str
+    kind: str  # "mention" (the finding is named) or "normal" (a normal statement implies absence)
+    start: int
+    end: int
+    text: str
+    section: str
+    sentence_index: int
+    assertion: Assertion = field(default_factory=Assertion)
+    value: int | None = None
+
+
+@Language.factory("radcurate_sections")
+def make_sections(nlp: Language, name: str):
+    """Report sections (EXAMINATION, HISTORY, ..., IMPRESSION); a preset list on the Doc wins."""
+    return _Sections()
+
+
+class _Sections:
+    def __call__(self, doc: Doc) -> Doc:
+        text = _text(doc)
+        preset = doc._.preset_sections
+        doc._.sections = list(preset) if preset is not None else section_spans(text)
+        return doc
+
+
+@Language.factory("radcurate_sentences")
+def make_sentences(nlp: Language, name: str):
+    """Radiology-robust sentences inside each section (see `sentences.sentence_spans`)."""
+    return _Sentences()
+
+
+class _Sentences:
+    def __call__(self, doc: Doc) -> Doc:
+        text = _text(doc)
+        sections = doc._.sections if doc._.sections is not None else [("body", 0, len(text))]
+        sentences = [(s, e, i) for i, (_, start, end) in enumerate(sections)
+                     for s, e in sentence_spans(text, start, end)]
+        doc._.sentences = sentences
+        if len(doc):
+            # One vectorised write: setting token.is_sent_start one by one rescans the Doc each time.
+            starts = doc.to_array("IDX").tolist()
+            flags = numpy.full((len(doc), 1), -1, dtype="int64")
+            flags[0, 0] = 1
+            for s, _, _ in sentences:
+                i = bisect_right(starts, s) - 1
+                if i >= 0:
+                    flags[i, 0] = 1
+            doc.from_array([SENT_START], flags.astype("uint64"))
+        return doc
+
+
+@Language.factory("radcurate_findings", default_config={"lexicon_path": str(DEFAULT_LEXICON), "extra_lexicons": []})
+def make_findings(nlp: Language, name: str, lexicon_path: str, extra_lexicons: list[str]):
+    """Finding mentions from the lexicon (phrases on LOWER, token patterns, exclusions, normal statements)."""
+    return _Findings(nlp, lexicon_path, tuple(extra_lexicons))
+
+
+class _Findings:
+    def __init__(self, nlp: Language, lexicon_path: str, extra: tuple[str, ...]):
+        self.lexicon = load_lexicon(lexicon_path, extra)
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.matcher = Matcher(nlp.vocab)
+        # Vocabularies share phrases and patterns (both have Cardiomegaly; "lungs are clear" speaks
+        # for several findings): each distinct phrase or pattern is matched once and fans out to
+        # every (vocabulary, finding, kind) that uses it.
+        self.targets: dict[str, list[tuple[str, str, str]]] = {}
+        phrase_keys: dict[str, str] = {}
+        pattern_keys: dict[str, tuple[str, list]] = {}
+        for e in self.lexicon.entries:
+            for kind, phrases, patterns in (("mention", e.phrases, e.patterns), ("exclude", e.exclude, ()),
+                                            ("normal", e.normal, e.normal_patterns)):
+                for form in sorted({v for p in phrases for v in variants(p)}):
+                    key = phrase_keys.setdefault(form, f"radcurate_p{len(phrase_keys)}")
+                    self.targets.setdefault(key, []).append((e.vocabulary, e.name, kind))
+                for pattern in patterns:
+                    key = pattern_keys.setdefault(repr(pattern), (f"radcurate_t{len(pattern_keys)}", list(pattern)))[0]
+                    self.targets.setdefault(key, []).append((e.vocabulary, e.name, kind))
+        for form, key in phrase_keys.items():
+            self.phrases.add(key, [nlp.make_doc(form)])
+        for key, pattern in pattern_keys.values():
+            self.matcher.add(key, _expand_first(pattern), greedy="LONGEST")
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = _text(doc)
+        sentences = doc._.sentences or []
+        sent_starts = [s for s, _, _ in sentences]
+        sections = doc._.sections or []
+        strings = doc.vocab.strings
+        found: dict[tuple[str, str, str], list[tuple[int, int, int, int]]] = {}
+        matches = list(self.phrases(doc)) + list(self.matcher(doc))
+        if matches:
+            idx = doc.to_array("IDX").tolist()
+            idx.append(len(text))
+        for match_id, ts, te in matches:
+            cs, ce = idx[ts], idx[te]
+            while ce > cs and text[ce - 1].isspace():
+                ce -= 1
+            si = bisect_right(sent_starts, cs) - 1
+            if si < 0 or ce > sentences[si][1]:
+                continue  # outside any sentence, or crossing a boundary
+            for target in self.targets[strings[match_id]]:
+                found.setdefault(target, []).append((cs, ce, ts, te))
+        mentions: list[Mention] = []
+        spans: list[Span] = []
+        for (vocab, finding, kind), hits in found.items():
+            if kind == "exclude":
+                continue
+            excluded = found.get((vocab, finding, "exclude"), [])
+            hits = sorted(set(hits), key=lambda h: (h[0], -(h[1] - h[0])))
+            kept: list[tuple[int, int, int, int]] = []
+            for h in hits:
+                if kept and any(x[0] <= h[0] and h[1] <= x[1] for x in kept):
+                    continue  # inside a longer mention of the same finding
+                if excluded and any(x[0] < h[1] and h[0] < x[1] for x in excluded):
+                    continue  # "pericardial effusion" is not a pleural effusion
+                kept.append(h)
+            for cs, ce, ts, te in kept:
+                si = bisect_right(sent_starts, cs) - 1
+                section = sections[sentences[si][2]][0] if sections else "body"
+                mentions.append(Mention(finding, vocab, kind, cs, ce, text[cs:ce], section, si))
+                if kind == "mention":
+                    spans.append(Span(doc, ts, te, label=finding, kb_id=vocab))
+        mentions.sort(key=lambda m: (m.start, m.vocabulary, m.finding))
+        doc._.mentions = mentions
+        doc.spans["findings"] = spans
+        return doc
+
+
+def _expand_first(pattern: list) -> list[list]:
+    """Split a leading {"LOWER": {"IN": [...]}} into one pattern per word.
+
+    The Matcher tries every pattern's first token at every token; set predicates run in Python,
+    exact LOWER values in C, so this keeps the token patterns cheap without changing what matches.
+    """
+    first = pattern[0]
+    lower = first.get("LOWER") if isinstance(first, dict) else None
+    if set(first) != {"LOWER"} or not isinstance(lower, dict) or set(lower) != {"IN"}:
+        return [pattern]
+    return [[{"LOWER": word}, *pattern[1:]] for word in lower["IN"]]
+
+
+@Language.factory("radcurate_assertion", default_config={"rules_path": str(DEFAULT_RULES), "max_scope_words": 15,
+                                                         "hedged_positive": True})
+def make_assertion(nlp: Language, name: str, rules_path: str, max_scope_words: int, hedged_positive: bool):
+    """ConText-style assertion of each mention within its sentence (see `assertion.py`)."""
+    return _Assert(rules_path, max_scope_words, hedged_positive)
+
+
+class _Assert:
+    def __init__(self, rules_path: str, max_scope_words: int, hedged_positive: bool):
+        self.rules = load_rules(str(rules_path))
+        self.max_words = max_scope_words
+        self.hedged_positive = hedged_positive
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = _text(doc)
+        cache: dict[int, tuple[str, list]] = {}
+        for m in doc._.mentions or []:
+            if m.kind == "normal":
+                m.assertion = Assertion(negated=True, trigger=m.text.lower(),
+                                        rule_id=f"normal:{m.vocabulary}/{m.finding}")
+                m.value = 0
+                continue
+            s, e, _ = doc._.sentences[m.sentence_index]
+            if m.sentence_index not in cache:
+                lower = text[s:e].lower()
+                cache[m.sentence_index] = (lower, self.rules.find(lower))
+            lower, triggers = cache[m.sentence_index]
+            m.assertion = assert_target(lower, triggers, m.start - s, m.end - s, self.max_words)
+            m.value = mention_value(m.assertion, self.hedged_positive)
+        return doc

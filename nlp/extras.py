@@ -1,0 +1,104 @@
+"""Measurements, RECIST and topics for `radcurate mine`, in one call over a report table.
+
+    tables = mine_extras(reports, "report_id", "text", patient_column="patient_id",
+                         date_column="study_date", topic_model_dir=out / "topic_model")
+    for name, df in tables.items():
+        write_table(df, out / f"{name}.parquet", schema=EXTRA_SCHEMAS[name])
+
+With `topic_model_dir`, the fitted topic model (LDA, dictionary, phrases, config) is saved there,
+next to the dataset; when a model is already there and `ExtrasConfig.refit_topics` is False, it is
+loaded and only used to infer topics for the given reports (new reports get the same topics).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from radcurate.nlp.measurements import MEASUREMENTS_SCHEMA, measurements_table
+from radcurate.nlp.recist import RECIST_SCHEMA, RecistConfig, recist_table, states_resolution
+from radcurate.nlp.sections import section_spans
+from radcurate.nlp.topics import TOPIC_TERMS_SCHEMA, TOPICS_SCHEMA, TopicConfig, TopicModel, fit_topics
+
+log = logging.getLogger(__name__)
+
+EXTRA_SCHEMAS = {"measurements": MEASUREMENTS_SCHEMA, "recist": RECIST_SCHEMA,
+                 "topics": TOPICS_SCHEMA, "topic_terms": TOPIC_TERMS_SCHEMA}
+
+
+@dataclass(frozen=True)
+class ExtrasConfig:
+    """Settings of the three extractions; `topic_sections` are the sections LDA reads."""
+
+    topics: TopicConfig = field(default_factory=TopicConfig)
+    recist: RecistConfig = field(default_factory=RecistConfig)
+    topic_sections: tuple[str, ...] = ("findings", "impression")
+    topic_terms_topn: int = 10
+    refit_topics: bool = False
+
+
+def topic_text(text, sections: tuple[str, ...] = ("findings", "impression")) -> str:
+    """Findings and impression of a report (the header-less body when it has neither)."""
+    if not isinstance(text, str):
+        return ""
+    spans = section_spans(text)
+    wanted = [text[s:e] for name, s, e in spans if name in sections]
+    if wanted:
+        return "\n".join(wanted)
+    return "\n".join(text[s:e] for name, s, e in spans if name == "body")
+
+
+def _empty(schema) -> pd.DataFrame:
+    return schema.empty_table().to_pandas()
+
+
+def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str, *,
+                patient_column: str | None = None, date_column: str | None = None,
+                modality_column: str | None = None, topics: bool = True,
+                topic_model_dir: str | Path | None = None,
+                config: ExtrasConfig = ExtrasConfig()) -> dict[str, pd.DataFrame]:
+    """Tables 'measurements', 'recist' (with patient and date columns), 'topics' and 'topic_terms'.
+
+    Raises ValueError when a named column is missing. Too little text for topics gives empty topic
+    tables and a warning, never an exception.
+    """
+    needed = [c for c in (id_column, text_column, patient_column, date_column, modality_column) if c]
+    missing = [c for c in needed if c not in reports.columns]
+    if missing:
+        raise ValueError(f"report table lacks column(s) {', '.join(missing)}")
+    out: dict[str, pd.DataFrame] = {}
+    out["measurements"] = measurements_table(reports, id_column, text_column)
+    if patient_column and date_column:
+        studies = pd.DataFrame({"report_id": reports[id_column].astype(str),
+                                "patient_id": reports[patient_column].astype(str),
+                                "study_date": reports[date_column]})
+        if modality_column:
+            studies["modality"] = reports[modality_column].astype(str)
+        else:  # time points: reports that state a lesion size or a lesion's resolution
+            measured = set(out["measurements"].loc[out["measurements"]["kind"].isin(["lesion", "lymph_node"]),
+                                                   "report_id"])
+            studies["evaluable"] = [rid in measured or states_resolution(text)
+                                    for rid, text in zip(studies["report_id"], reports[text_column])]
+        out["recist"] = recist_table(out["measurements"], studies, config.recist)
+    if topics:
+        out["topics"], out["topic_terms"] = _topics(reports, id_column, text_column, topic_model_dir, config)
+    return out
+
+
+def _topics(reports, id_column, text_column, model_dir, config: ExtrasConfig):
+    texts = pd.Series([topic_text(t, config.topic_sections) for t in reports[text_column]],
+                      index=reports[id_column].astype(str).to_numpy())
+    model = None
+    if model_dir is not None and (Path(model_dir) / "config.json").exists() and not config.refit_topics:
+        model = TopicModel.load(model_dir)
+    if model is None:
+        try:
+            model = fit_topics(texts, config.topics)
+        except ValueError as err:
+            log.warning("topics skipped: %s", err)
+            return _empty(TOPICS_SCHEMA), _empty(TOPIC_TERMS_SCHEMA)
+        if model_dir is not None:
+            model.save(model_dir)
+    return model.topics_table(texts), model.topic_terms_table(config.topic_terms_topn)

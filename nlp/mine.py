@@ -1,0 +1,260 @@
+"""Mine a report extract into labels and mentions (the `radcurate mine` engine).
+
+`mine_reports` runs in one process; `mine_partitioned` splits a large extract into Dask partitions,
+each handled by the top-level `mine_partition` (picklable; the spaCy pipeline is built once per
+worker process and reused). Outputs are plain tables: `labels` (long), `mentions` (evidence),
+`quarantine` (reports that could not be mined) and `tables` for other per-report extractions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import spacy
+from spacy.language import Language
+
+from . import components  # noqa: F401  (registers the factories)
+from .assertion import CATEGORIES, DEFAULT_RULES
+from .labels import report_labels
+from .lexicon import DEFAULT_LEXICON, load_lexicon
+from .sections import canonical_section, section_spans
+
+STAGE = "nlp"
+MENTION_COLUMNS = ("report_id", "section", "sentence_index", "start", "end", "text", "finding", "vocabulary",
+                   "kind", *CATEGORIES, "trigger", "rule_id", "value", "labelled")
+
+
+@dataclass(frozen=True)
+class MinerConfig:
+    """How reports are mined. Frozen (hashable) so each worker builds its pipeline once per config.
+
+    ignore_sections: sections whose mentions never make a label (history includes indication and
+    reason for exam). max_scope_words: how far a trigger reaches. hedged_positive: mentions hedged
+    only by high-probability terms ("probable", "likely", "A versus B") count as positive, as in
+    ChestX-ray14's labels (False: -1, CheXpert's strict view). batch_size: `nlp.pipe` batch.
+    """
+
+    lexicon_path: str = str(DEFAULT_LEXICON)
+    extra_lexicons: tuple[str, ...] = ()
+    rules_path: str = str(DEFAULT_RULES)
+    max_scope_words: int = 15
+    hedged_positive: bool = True
+    ignore_sections: tuple[str, ...] = ("history", "comparison", "technique", "examination")
+    batch_size: int = 256
+    no_finding_blocked_by_uncertain: bool = False
+
+
+@dataclass
+class MinedReports:
+    """Results of mining: long labels, mention evidence, quarantined reports, other tables by name."""
+
+    labels: pd.DataFrame
+    mentions: pd.DataFrame
+    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason", "detail"]))
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def build_pipeline(config: MinerConfig = MinerConfig()) -> Language:
+    """A blank English spaCy pipeline with sections, sentences, finding lexicon and assertion."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("radcurate_sections")
+    nlp.add_pipe("radcurate_sentences")
+    nlp.add_pipe("radcurate_findings", config={"lexicon_path": config.lexicon_path,
+                                               "extra_lexicons": list(config.extra_lexicons)})
+    nlp.add_pipe("radcurate_assertion", config={"rules_path": config.rules_path,
+                                                "max_scope_words": config.max_scope_words,
+                                                "hedged_positive": config.hedged_positive})
+    return nlp
+
+
+@lru_cache(maxsize=4)
+def _pipeline(config: MinerConfig) -> Language:
+    return build_pipeline(config)
+
+
+def _section_name(column: str) -> str:
+    return canonical_section(column) or column
+
+
+def _compose(row: dict, text_columns: list[str]) -> tuple[str, list[tuple[str, int, int]] | None]:
+    """Report text and, for several text columns, one preset section per column."""
+    values = [("" if _missing(row[c]) else str(row[c]).strip()) for c in text_columns]
+    if len(text_columns) == 1:
+        return values[0], None
+    text, sections = "", []
+    for column, value in zip(text_columns, values):
+        if not value:
+            continue
+        if text:
+            text += "\n\n"
+        start = len(text)
+        text += value
+        if canonical_section(column):
+            sections.append((_section_name(column), start, len(text)))
+        else:  # a free-text column may carry its own headers
+            sections.extend((n, start + s, start + e) for n, s, e in section_spans(value))
+    return text, sections
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _validate(reports: pd.DataFrame, id_column: str, text_columns: list[str]) -> None:
+    missing = [c for c in [id_column, *text_columns] if c not in reports.columns]
+    if missing:
+        raise ValueError(f"report extract lacks column(s) {', '.join(missing)}; "
+                         f"it has {', '.join(map(str, reports.columns))}")
+    if not text_columns:
+        raise ValueError("no text columns given")
+
+
+def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str],
+                   config: MinerConfig = MinerConfig(), progress: bool = False) -> MinedReports:
+    """Mine one partition of reports (importable, picklable: the Dask task of `radcurate mine`)."""
+    _validate(reports, id_column, text_columns)
+    nlp = _pipeline(config)
+    quarantine, ids, docs, seen = [], [], [], set()
+    for row in reports[[id_column, *text_columns]].to_dict("records"):
+        rid = row[id_column]
+        if _missing(rid) or not str(rid).strip():
+            quarantine.append({"source": "(no id)", "reason": "missing_report_id",
+                               "detail": f"a report has an empty {id_column}"})
+            continue
+        rid = str(rid).strip()
+        if rid in seen:
+            quarantine.append({"source": rid, "reason": "duplicate_report_id",
+                               "detail": "report id occurs more than once; the first report was mined"})
+            continue
+        seen.add(rid)
+        text, sections = _compose(row, text_columns)
+        if not text.strip():
+            quarantine.append({"source": rid, "reason": "empty_report",
+                               "detail": f"no text in {', '.join(text_columns)}"})
+            continue
+        doc = nlp.make_doc(text)
+        doc._.text = text
+        doc._.preset_sections = sections
+        ids.append(rid)
+        docs.append(doc)
+    stream = nlp.pipe(docs, batch_size=config.batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        stream = tqdm(stream, total=len(docs), unit="report", desc="mining")
+    pairs, rows = [], []
+    for rid, doc in zip(ids, stream):
+        for m in doc._.mentions:
+            pairs.append((rid, m))
+            a = m.assertion
+            rows.append((rid, m.section, m.sentence_index, m.start, m.end, m.text, m.finding, m.vocabulary,
+                         m.kind, a.negated, a.uncertain, a.historical, a.hypothetical, a.family, a.trigger,
+                         a.rule_id, m.value, m.section not in config.ignore_sections))
+    lexicon = load_lexicon(config.lexicon_path, config.extra_lexicons)
+    labels = report_labels(pairs, ids, lexicon.vocabularies, config.ignore_sections,
+                           config.no_finding_blocked_by_uncertain)
+    mentions = pd.DataFrame.from_records(rows, columns=list(MENTION_COLUMNS))
+    mentions = mentions.astype({"report_id": "string", "section": "string", "sentence_index": "int32",
+                                "start": "int32", "end": "int32", "text": "string", "finding": "string",
+                                "vocabulary": "string", "kind": "string", "trigger": "string",
+                                "rule_id": "string", "value": "Int8", "labelled": "bool",
+                                **{c: "bool" for c in CATEGORIES}})
+    tables: dict[str, pd.DataFrame] = {}
+    # Other per-report extractions (measurements, RECIST, topics) add their tables here, e.g.
+    # tables["measurements"] = extract_measurements(ids, [d.text for d in docs]).
+    return MinedReports(labels, mentions, pd.DataFrame(quarantine, columns=["source", "reason", "detail"]), tables)
+
+
+def mine_reports(reports: pd.DataFrame, id_column: str, text_columns: list[str],
+                 config: MinerConfig = MinerConfig(), progress: bool = False) -> MinedReports:
+    """Mine a report table in this process: labels (long) and mentions with their evidence.
+
+    >>> df = pd.DataFrame({"id": ["r1"], "text": ["FINDINGS: Small left pleural effusion. No pneumothorax."]})
+    >>> mined = mine_reports(df, "id", ["text"])
+    >>> lab = mined.labels.set_index(["vocabulary", "finding"])["value"]
+    >>> int(lab["chestxray14", "Effusion"]), int(lab["chestxray14", "Pneumothorax"])
+    (1, 0)
+    """
+    return mine_partition(reports, id_column, list(text_columns), config, progress)
+
+
+def concat_mined(parts: list[MinedReports]) -> MinedReports:
+    """Concatenate partition results (reports never span partitions)."""
+    if not parts:
+        raise ValueError("no partitions to concatenate")
+    names = sorted({n for p in parts for n in p.tables})
+    return MinedReports(
+        pd.concat([p.labels for p in parts], ignore_index=True),
+        pd.concat([p.mentions for p in parts], ignore_index=True),
+        pd.concat([p.quarantine for p in parts], ignore_index=True),
+        {n: pd.concat([p.tables[n] for p in parts if n in p.tables], ignore_index=True) for n in names},
+    )
+
+
+def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[str],
+                     config: MinerConfig = MinerConfig(), partitions: int = 1, scheduler: str | None = None,
+                     progress: bool = True) -> MinedReports:
+    """Mine a large extract as Dask tasks, one per partition (local processes, or a cluster at `scheduler`).
+
+    Duplicate report ids are settled before splitting so each report lands in exactly one partition.
+    """
+    _validate(reports, id_column, text_columns)
+    partitions = max(1, min(int(partitions), len(reports) or 1))
+    if partitions == 1 and scheduler is None:
+        return mine_partition(reports, id_column, text_columns, config, progress)
+    ids = reports[id_column].astype("string").str.strip()
+    dup = ids.duplicated() & ids.notna()
+    first, dups = reports[~dup], reports[dup]
+    size = math.ceil(len(first) / partitions)
+    chunks = [first.iloc[i:i + size] for i in range(0, len(first), size)]
+    import dask
+
+    tasks = [dask.delayed(mine_partition)(c, id_column, text_columns, config) for c in chunks]
+    if scheduler:
+        from distributed import Client, as_completed
+
+        with Client(scheduler) as client:
+            futures = client.compute(tasks)
+            if progress:
+                from tqdm import tqdm
+
+                for _ in tqdm(as_completed(futures), total=len(futures), unit="partition", desc="mining"):
+                    pass
+            parts = client.gather(futures)
+    elif progress:
+        from tqdm.dask import TqdmCallback
+
+        with TqdmCallback(desc="mining partitions", unit="partition"):
+            parts = list(dask.compute(*tasks, scheduler="processes"))
+    else:
+        parts = list(dask.compute(*tasks, scheduler="processes"))
+    mined = concat_mined(list(parts))
+    if len(dups):
+        extra = [{"source": str(r).strip(), "reason": "duplicate_report_id",
+                  "detail": "report id occurs more than once; the first report was mined"}
+                 for r in dups[id_column]]
+        mined.quarantine = pd.concat([mined.quarantine, pd.DataFrame(extra)], ignore_index=True)
+    return mined
+
+
+def write_mined(mined: MinedReports, out_dir: str | Path) -> dict[str, Path]:
+    """Write labels.parquet, mentions.parquet, other tables and quarantine rows under `out_dir` (atomic)."""
+    from radcurate.tables import append_quarantine, write_table
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"labels": write_table(mined.labels, out / "labels.parquet"),
+               "mentions": write_table(mined.mentions, out / "mentions.parquet")}
+    for name, table in mined.tables.items():
+        written[name] = write_table(table, out / f"{name}.parquet")
+    written["quarantine"] = append_quarantine(out / "quarantine.parquet", STAGE,
+                                              mined.quarantine.to_dict("records"))
+    return written
+
+
+def config_dict(config: MinerConfig) -> dict:
+    """The effective configuration, for manifests."""
+    return asdict(config)

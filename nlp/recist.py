@@ -1,0 +1,352 @@
+"""RECIST 1.1 response across a patient's studies, derived from sizes stated in report text.
+
+This is NOT a radiologist's RECIST read: it follows the sizes a radiologist happened to dictate, so
+lesions that were never measured in a report are invisible to it, and lesion identity across
+studies is inferred from the text. Every row says so (`derived_from = 'report_text'`) and carries a
+`match_confidence` for the lesion matching it rests on.
+
+Rules (Eisenhauer et al., Eur J Cancer 2009): measurable lesions have a long axis >= 10 mm, lymph
+nodes a short axis >= 15 mm; at most 5 targets at baseline, at most 2 per organ (all lymph nodes
+count as one organ); the sum of diameters adds long axes of lesions and short axes of nodes. At
+each follow-up: PD when the sum is >= 120 % of the nadir (smallest earlier sum) and >= 5 mm above
+it, or when a new lesion appears; CR when no non-nodal lesion is measured and every node is
+< 10 mm short axis; PR when the sum is <= 70 % of the baseline sum; SD otherwise. A target that a
+follow-up report no longer measures counts as gone (0 mm).
+
+Lesions are matched across studies by lesion label ("Target lesion 1"), location, kind and size
+history (a prior size quoted in the later report that equals the earlier measurement is strong
+evidence); each follow-up row carries the weakest target match as `match_confidence` (1.0 at
+baseline, 0 when a target was not found).
+
+Which studies are time points: those flagged in an `evaluable` column when `studies` has one
+(`mine_extras` flags reports that state a lesion size or a lesion's resolution, see
+`states_resolution`); else, with a `modality` column, cross-sectional studies (CT, MR, PT); else
+studies whose report states at least one lesion or node size (current or prior).
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyarrow as pa
+
+DERIVED_FROM = "report_text"
+CROSS_SECTIONAL = frozenset({"CT", "MR", "PT", "PET"})
+
+RECIST_SCHEMA = pa.schema([
+    pa.field("patient_id", pa.string(), nullable=False),
+    pa.field("report_id", pa.string(), nullable=False),
+    pa.field("study_date", pa.date32()),
+    pa.field("timepoint", pa.int32(), nullable=False),
+    pa.field("n_targets", pa.int32(), nullable=False),
+    pa.field("sum_mm", pa.float64(), nullable=False),
+    pa.field("nadir_mm", pa.float64(), nullable=False),
+    pa.field("change_from_baseline_pct", pa.float64()),
+    pa.field("change_from_nadir_pct", pa.float64()),
+    pa.field("new_lesion", pa.bool_(), nullable=False),
+    pa.field("response", pa.string(), nullable=False),
+    pa.field("match_confidence", pa.float64(), nullable=False),
+    pa.field("derived_from", pa.string(), nullable=False),
+])
+
+_RESOLUTION = re.compile(
+    r"\b(?:(?:has|have)\s+resolved|resolution\s+of|no\s+longer\s+(?:seen|visible|identified|present)|"
+    r"(?:has|have)\s+disappeared|no\s+(?:residual|measurable)\s+(?:disease|lesions?|nodules?|masses|tumou?r))\b",
+    re.IGNORECASE)
+
+_ORGANS = (("lymph node", ("node", "paratracheal", "subcarinal", "prevascular", "hilar", "axill",
+                           "mediastin", "supraclavicular", "retroperitoneal", "mesenteric", "inguinal")),
+           ("liver", ("liver", "hepatic", "segment")), ("kidney", ("kidney", "renal")),
+           ("adrenal", ("adrenal",)), ("bone", ("bone", "rib", "spine", "vertebra", "humer")),
+           ("spleen", ("spleen",)), ("pancreas", ("pancrea",)), ("pleura", ("pleura",)),
+           ("lung", ("lobe", "lung", "lingula", "apex", "base", "hemithorax", "zone", "chest")))
+
+
+@dataclass(frozen=True)
+class RecistConfig:
+    """Thresholds of RECIST 1.1 and of lesion matching."""
+
+    measurable_mm: float = 10.0
+    measurable_node_short_mm: float = 15.0
+    normal_node_short_mm: float = 10.0
+    max_targets: int = 5
+    max_per_organ: int = 2
+    pr_fraction: float = 0.7
+    pd_fraction: float = 1.2
+    pd_absolute_mm: float = 5.0
+    min_match_score: float = 0.3
+    size_tolerance_mm: float = 0.5
+
+
+@dataclass
+class Observation:
+    """One lesion as stated in one report (duplicates within the report merged)."""
+
+    kind: str
+    location: str | None
+    label: str | None
+    long_mm: float
+    short_mm: float | None
+    prior_size_mm: float | None = None  # the RECIST size quoted as prior in the same sentence
+    section: str | None = None
+
+    @property
+    def size(self) -> float:
+        if self.kind == "lymph_node":
+            return self.short_mm if self.short_mm is not None else self.long_mm
+        return self.long_mm
+
+
+@dataclass
+class Track:
+    """A lesion followed across time points."""
+
+    kind: str
+    location: str | None
+    label: str | None
+    sizes: dict[int, float] = field(default_factory=dict)
+    long_sizes: dict[int, float] = field(default_factory=dict)
+    confidence: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def organ(self) -> str:
+        return organ_of(self.kind, self.location)
+
+
+def states_resolution(text) -> bool:
+    """Does a report say that a lesion is gone ("has resolved", "no longer seen")?
+
+    Such a follow-up is evaluable (its lesions measure 0 mm) although it states no size.
+    """
+    return isinstance(text, str) and bool(_RESOLUTION.search(text))
+
+
+def organ_of(kind: str, location: str | None) -> str:
+    """Organ a lesion counts against for the two-per-organ rule (all nodes are one organ)."""
+    if kind == "lymph_node":
+        return "lymph node"
+    loc = (location or "").lower()
+    for organ, keys in _ORGANS[1:]:
+        if any(k in loc for k in keys):
+            return organ
+    return loc or "unknown"
+
+
+def _num(value) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return float(value)
+
+
+def _str(value) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def observations(measurements: pd.DataFrame) -> dict[str, list[Observation]]:
+    """Current lesion/node sizes per report, with the prior size quoted beside each one."""
+    out: dict[str, list[Observation]] = {}
+    wanted = measurements[measurements["kind"].isin(["lesion", "lymph_node"])]
+    for report_id, rows in wanted.groupby("report_id", sort=False):
+        obs: list[Observation] = []
+        rows = rows.sort_values("char_start")
+        current = rows[rows["timepoint"] == "current"]
+        prior = rows[rows["timepoint"] == "prior"]
+        for _, r in current.iterrows():
+            long_mm = _num(r["long_axis_mm"])
+            short_mm = _num(r["short_axis_mm"])
+            if long_mm is None:
+                long_mm = short_mm
+            if long_mm is None:
+                continue
+            same = prior[(prior["sentence_index"] == r["sentence_index"])]
+            prior_size = None
+            if len(same):
+                p = same.iloc[0]
+                p_long, p_short = _num(p["long_axis_mm"]), _num(p["short_axis_mm"])
+                prior_size = Observation(r["kind"], None, None, p_long if p_long is not None else p_short,
+                                         p_short).size
+            o = Observation(r["kind"], _str(r["location"]), _str(r["lesion_label"]), long_mm, short_mm, prior_size,
+                            _str(r["section"]) if "section" in r else None)
+            if not any(_duplicate(o, p) for p in obs):
+                obs.append(o)
+        out[str(report_id)] = obs
+    return out
+
+
+def _duplicate(a: Observation, b: Observation) -> bool:
+    """The same lesion restated in another section of one report (findings, then impression).
+
+    Two lesions of one lobe may share a long axis, so within a section nothing is merged, and
+    across sections the label, location and every stated axis must agree.
+    """
+    if a.kind != b.kind or (a.section is not None and a.section == b.section):
+        return False
+    if a.label and b.label and a.label != b.label:
+        return False
+    if a.location and b.location and a.location != b.location:
+        return False
+    if a.short_mm is not None and b.short_mm is not None and abs(a.short_mm - b.short_mm) >= 0.5:
+        return False
+    return abs(a.long_mm - b.long_mm) < 0.5
+
+
+def _match_score(o: Observation, t: Track, last_t: int, cfg: RecistConfig) -> float:
+    if o.kind != t.kind:
+        return 0.0
+    score = 0.0
+    if o.label and t.label:
+        if o.label != t.label:
+            return 0.0
+        score += 0.6
+    if o.location and t.location:
+        if o.location == t.location:
+            score += 0.3
+        elif organ_of(o.kind, o.location) == t.organ:
+            score += 0.1
+        elif not (o.label and t.label):
+            return 0.0
+    last = t.sizes.get(last_t)
+    if o.prior_size_mm is not None and last is not None:
+        score += 0.3 if abs(o.prior_size_mm - last) <= cfg.size_tolerance_mm else -0.2
+    elif last:
+        score += 0.1 * max(0.0, 1.0 - abs(math.log(max(o.size, 0.1) / last)))
+    return min(score, 1.0)
+
+
+def follow_lesions(per_timepoint: list[list[Observation]], cfg: RecistConfig = RecistConfig()):
+    """Tracks over time points, and for each follow-up the tracks that are new lesions."""
+    tracks: list[Track] = []
+    new_at: dict[int, list[Track]] = {}
+    for t, obs in enumerate(per_timepoint):
+        if t == 0:
+            for o in obs:
+                tracks.append(Track(o.kind, o.location, o.label, {0: o.size}, {0: o.long_mm}, {0: 1.0}))
+            continue
+        pairs = []
+        for i, o in enumerate(obs):
+            for j, tr in enumerate(tracks):
+                last_t = max(tr.sizes)
+                pairs.append((_match_score(o, tr, last_t, cfg), i, j))
+        pairs = _with_uniqueness_bonus(pairs)
+        used_o, used_t = set(), set()
+        for score, i, j in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):
+            if score < cfg.min_match_score or i in used_o or j in used_t:
+                continue
+            used_o.add(i)
+            used_t.add(j)
+            o, tr = obs[i], tracks[j]
+            tr.sizes[t], tr.long_sizes[t], tr.confidence[t] = o.size, o.long_mm, score
+            tr.label = tr.label or o.label
+            tr.location = tr.location or o.location
+        for i, o in enumerate(obs):
+            if i not in used_o:
+                tr = Track(o.kind, o.location, o.label, {t: o.size}, {t: o.long_mm}, {t: 0.0})
+                tracks.append(tr)
+                new_at.setdefault(t, []).append(tr)
+    return tracks, new_at
+
+
+def _with_uniqueness_bonus(pairs: list[tuple[float, int, int]]) -> list[tuple[float, int, int]]:
+    """Raise a plausible pair's score by 0.3 when neither side has any other plausible partner."""
+    plausible = [(i, j) for score, i, j in pairs if score > 0]
+    per_o: dict[int, int] = {}
+    per_t: dict[int, int] = {}
+    for i, j in plausible:
+        per_o[i] = per_o.get(i, 0) + 1
+        per_t[j] = per_t.get(j, 0) + 1
+    return [(min(1.0, score + 0.3) if score > 0 and per_o[i] == 1 and per_t[j] == 1 else score, i, j)
+            for score, i, j in pairs]
+
+
+def select_targets(tracks: list[Track], cfg: RecistConfig = RecistConfig()) -> list[Track]:
+    """The largest measurable baseline lesions, at most 2 per organ and 5 overall."""
+    def measurable(tr: Track) -> bool:
+        size = tr.sizes.get(0)
+        if size is None:
+            return False
+        return size >= (cfg.measurable_node_short_mm if tr.kind == "lymph_node" else cfg.measurable_mm)
+
+    chosen: list[Track] = []
+    per_organ: dict[str, int] = {}
+    for tr in sorted((t for t in tracks if measurable(t)), key=lambda t: -t.sizes[0]):
+        if len(chosen) < cfg.max_targets and per_organ.get(tr.organ, 0) < cfg.max_per_organ:
+            chosen.append(tr)
+            per_organ[tr.organ] = per_organ.get(tr.organ, 0) + 1
+    return chosen
+
+
+def patient_responses(per_timepoint: list[list[Observation]], cfg: RecistConfig = RecistConfig()) -> list[dict]:
+    """RECIST rows for one patient's time points (index 0 = baseline); empty without a target."""
+    if not per_timepoint:
+        return []
+    tracks, new_at = follow_lesions(per_timepoint, cfg)
+    targets = select_targets(tracks, cfg)
+    if not targets:
+        return []
+    rows: list[dict] = []
+    sums: list[float] = []
+    for t, obs in enumerate(per_timepoint):
+        s = round(sum(tr.sizes.get(t, 0.0) for tr in targets), 1)
+        if t == 0:
+            rows.append({"timepoint": 0, "n_targets": len(targets), "sum_mm": s, "nadir_mm": s,
+                         "change_from_baseline_pct": 0.0, "change_from_nadir_pct": 0.0,
+                         "new_lesion": False, "response": "BASELINE", "match_confidence": 1.0})
+            sums.append(s)
+            continue
+        nadir = min(sums)
+        new = bool(new_at.get(t))
+        nodes_ok = all(o.size < cfg.normal_node_short_mm for o in obs if o.kind == "lymph_node")
+        lesions_gone = not any(o.kind != "lymph_node" and o.long_mm > 0 for o in obs)
+        if new or (s >= cfg.pd_fraction * nadir and s - nadir >= cfg.pd_absolute_mm):
+            response = "PD"
+        elif nodes_ok and lesions_gone:
+            response = "CR"
+        elif s <= cfg.pr_fraction * sums[0]:
+            response = "PR"
+        else:
+            response = "SD"
+        confidence = min(tr.confidence.get(t, 0.0) if t in tr.sizes else
+                         (1.0 if response == "CR" else 0.0) for tr in targets)
+        rows.append({"timepoint": t, "n_targets": len(targets), "sum_mm": s, "nadir_mm": nadir,
+                     "change_from_baseline_pct": round(100.0 * (s - sums[0]) / sums[0], 1),
+                     "change_from_nadir_pct": round(100.0 * (s - nadir) / nadir, 1) if nadir else None,
+                     "new_lesion": new, "response": response, "match_confidence": round(confidence, 2)})
+        sums.append(s)
+    return rows
+
+
+def recist_table(measurements: pd.DataFrame, studies: pd.DataFrame,
+                 config: RecistConfig = RecistConfig()) -> pd.DataFrame:
+    """Per patient and time point: targets, sum of diameters, nadir, response (schema `RECIST_SCHEMA`).
+
+    `measurements` is `measurements_table` output; `studies` has `report_id`, `patient_id`,
+    `study_date` and optionally `modality`. Patients without a measurable baseline lesion give no rows.
+    """
+    missing = {"report_id", "patient_id", "study_date"} - set(studies.columns)
+    if missing:
+        raise ValueError(f"studies table lacks columns {sorted(missing)}")
+    obs = observations(measurements) if len(measurements) else {}
+    stated = set(measurements.loc[measurements["kind"].isin(["lesion", "lymph_node"]), "report_id"].astype(str)) \
+        if len(measurements) else set()
+    studies = studies.assign(report_id=studies["report_id"].astype(str),
+                             study_date=pd.to_datetime(studies["study_date"], errors="coerce").dt.date)
+    if "evaluable" in studies.columns:
+        studies = studies[studies["evaluable"].fillna(False).astype(bool)]
+    elif "modality" in studies.columns:
+        studies = studies[studies["modality"].astype(str).str.upper().isin(CROSS_SECTIONAL)]
+    else:
+        studies = studies[studies["report_id"].isin(stated)]
+    rows: list[dict] = []
+    for patient, group in studies.dropna(subset=["study_date"]).groupby("patient_id", sort=True):
+        group = group.sort_values(["study_date", "report_id"])
+        per_tp = [obs.get(rid, []) for rid in group["report_id"]]
+        for r in patient_responses(per_tp, config):
+            study = group.iloc[r["timepoint"]]
+            rows.append({"patient_id": str(patient), "report_id": study["report_id"],
+                         "study_date": study["study_date"], **r, "derived_from": DERIVED_FROM})
+    table = pa.Table.from_pylist(rows, schema=RECIST_SCHEMA)
+    return table.to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)

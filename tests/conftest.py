@@ -1,0 +1,19 @@
+"""Shared fixtures: small synthetic PACS exports every stage's tests run against."""
+
+from __future__ import annotations
+
+import pytest
+
+from radcurate.synthesis import generate_export
+
+
+@pytest.fixture(scope="session")
+def synth_export(tmp_path_factory):
+    """A clean export of 3 patients (seed 7): DIR with pacs/, ris/reports.csv, truth/."""
+    return generate_export(tmp_path_factory.mktemp("synth_export"), patients=3, seed=7)
+
+
+@pytest.fixture(scope="session")
+def synth_export_corrupt(tmp_path_factory):
+    """An export of 2 patients (seed 11) with 8 planted bad inputs, one of each kind."""
+    return generate_export(tmp_path_factory.mktemp("synth_export_corrupt"), patients=2, seed=11, corrupt=8)

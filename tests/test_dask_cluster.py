@@ -1,0 +1,103 @@
+"""Ingest on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on 127.0.0.1,
+started and stopped here, give the same rows as an in-process run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pydicom.data
+import pytest
+
+from radcurate.dags import commands
+from radcurate.ingest import run_ingest
+
+BIN = Path(sys.executable).parent
+PYDICOM_DATA = Path(pydicom.data.__file__).parent
+TABLES = ["phi/instances.parquet", "phi/series.parquet", "phi/studies.parquet", "phi/reports.parquet", "quarantine.parquet"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """Scheduler address of a fresh cluster of two single-threaded worker processes."""
+    tmp = tmp_path_factory.mktemp("dask")
+    env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(tmp)}
+    info = tmp / "scheduler.json"
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() or not info.read_text().strip():
+            assert procs[0].poll() is None, "dask scheduler exited"
+            assert time.monotonic() < deadline, "dask scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        for i in range(2):
+            procs.append(
+                subprocess.Popen(
+                    [str(BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                     "--host", "127.0.0.1", "--name", f"w{i}", "--local-directory", str(tmp / f"w{i}")],
+                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )
+            )
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+        with Client(address, timeout="30s") as client:
+            client.shutdown()  # scheduler and workers exit together
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tree") / "pacs"
+    for sub in ("test_files", "charset_files"):
+        shutil.copytree(PYDICOM_DATA / sub, root / sub)
+    return root
+
+
+def test_two_remote_workers_share_the_work_and_produce_the_local_rows(cluster, tree, tmp_path):
+    from distributed import Client, get_task_stream
+
+    local = tmp_path / "local"
+    run_ingest(tree, None, local)
+    remote = tmp_path / "remote"
+    with Client(cluster) as client, get_task_stream(client) as stream:
+        summary = run_ingest(tree, None, remote, client=client)
+    workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("ingest-batch")}
+    assert len(workers) == 2  # both worker processes read headers
+    assert summary.batches >= 8
+    for t in TABLES:
+        assert pq.read_table(remote / t).equals(pq.read_table(local / t)), t
+
+
+def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="radcurate")
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(["run", "--dicom", str(tree), "--out", str(tmp_path / "out"), "--scheduler", cluster])
+    assert args.func(args) == 0
+    run_ingest(tree, None, tmp_path / "local")
+    for t in TABLES:
+        assert pq.read_table(tmp_path / "out" / t).equals(pq.read_table(tmp_path / "local" / t)), t
+    assert "expectations passed" in capsys.readouterr().out

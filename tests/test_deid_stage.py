@@ -1,0 +1,124 @@
+"""A synthetic PACS export with planted PHI goes through `radcurate deid`: nothing planted
+survives, burned-in text is gone, other pixels are unchanged, study intervals are kept, and
+images and reports of one study share their keys."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+
+from radcurate.dags.cli import main as radcurate
+from radcurate.deid import DeidConfig, Keyer, run_deid
+from radcurate.deid.dicom import accession_key
+from radcurate.deid.verify import burned_in_scores, find_leaks
+from radcurate.ingest import run_ingest
+
+
+@pytest.fixture(scope="module")
+def deid_out(synth_export, tmp_path_factory):
+    out = tmp_path_factory.mktemp("deid_out")
+    secret = out.parent / "deid-stage-secret.key"
+    code = radcurate(["deid", "--dicom", str(synth_export / "pacs"), "--reports",
+                      str(synth_export / "ris" / "reports.csv"), "--out", str(out), "--secret", str(secret),
+                      "--crosswalk"])
+    assert code == 0
+    return out, secret
+
+
+def test_no_planted_phi_value_survives_in_any_output(deid_out, synth_export):
+    out, _ = deid_out
+    assert find_leaks(out, synth_export / "truth") == []
+    # curated tables hold keys only: no original UID, no path of the PHI zone
+    studies = pd.read_parquet(out / "curated" / "studies.parquet")
+    truth = pd.read_parquet(synth_export / "truth" / "studies.parquet")
+    assert not set(truth.study_uid) & set(studies.astype(str).values.ravel())
+
+
+def test_the_leak_check_would_notice_a_leak(deid_out, synth_export, tmp_path):
+    """Control: put one planted name back into a copy of one output; the check finds it."""
+    import shutil
+
+    out, _ = deid_out
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    cw = pd.read_parquet(copy / "phi" / "crosswalk.parquet")
+    inst = pd.read_parquet(copy / "curated" / "instances.parquet").set_index("instance_key")
+    phi = pd.read_parquet(synth_export / "truth" / "phi.parquet")
+    row = phi[(phi.location == "PatientName") & phi.source.isin(cw.source)].iloc[0]
+    target = copy / "curated" / inst.loc[cw.set_index("source").loc[row.source, "instance_key"], "path"]
+    ds = pydicom.dcmread(target)
+    ds.StudyDescription = row.value.replace("^", " ")
+    ds.save_as(target)
+    assert any(l["kind"] == "patient_name" for l in find_leaks(copy, synth_export / "truth"))
+
+
+def test_burned_in_text_is_blanked_and_nothing_else_changes(deid_out, synth_export):
+    out, _ = deid_out
+    scores = burned_in_scores(out, synth_export / "truth")
+    assert scores["box_recall"] == 1.0 and scores["files_missed"] == 0
+    assert scores["false_area"] < 0.5
+    cw = pd.read_parquet(out / "phi" / "crosswalk.parquet")
+    inst = pd.read_parquet(out / "curated" / "instances.parquet").set_index("instance_key")
+    audit = pd.read_parquet(out / "curated" / "deid_audit.parquet")
+    blanked = audit[audit.action == "blanked"]
+    for row in cw.itertuples():
+        before = pydicom.dcmread(synth_export / "pacs" / row.source).pixel_array
+        after = pydicom.dcmread(out / "curated" / inst.loc[row.instance_key, "path"]).pixel_array
+        mask = np.zeros(before.shape[:2], bool)
+        for b in blanked[blanked.instance_key == row.instance_key].itertuples():
+            mask[b.y0:b.y1, b.x0:b.x1] = True
+        assert np.array_equal(before[~mask], after[~mask])
+
+
+def test_study_intervals_and_links_between_images_and_reports_survive(deid_out, synth_export):
+    out, secret = deid_out
+    keyer = Keyer.from_secret_file(secret)
+    truth = pd.read_parquet(synth_export / "truth" / "studies.parquet")
+    studies = pd.read_parquet(out / "curated" / "studies.parquet")
+    shifted = dict(zip(studies.accession_key, studies.study_date))
+    for pid, group in truth.groupby("patient_id"):
+        group = group.sort_values("study_date")
+        real = [d for d in group.study_date]
+        new = [shifted[accession_key(keyer, a)] for a in group.accession]
+        assert [(b - a).days for a, b in zip(real, real[1:])] == [(b - a).days for a, b in zip(new, new[1:])]
+        assert new[0] == real[0] + dt.timedelta(days=keyer.date_shift_days(pid))
+    reports = pd.read_parquet(out / "curated" / "reports.parquet")
+    assert len(reports) == pd.read_csv(synth_export / "ris" / "reports.csv").shape[0]
+    assert set(reports.study_key) <= set(studies.study_key)
+    linked = reports.merge(studies, on="study_key", suffixes=("_r", "_s"))
+    assert (linked.patient_key_r == linked.patient_key_s).all()
+    series = pd.read_parquet(out / "curated" / "series.parquet")
+    instances = pd.read_parquet(out / "curated" / "instances.parquet")
+    assert set(series.study_key) == set(studies.study_key)
+    assert set(instances.series_key) == set(series.series_key)
+    assert instances.rows.notna().all() and instances.pixel_spacing.notna().all()
+
+
+def test_pipeline_mode_reads_ingest_manifests_and_reruns_idempotently(synth_export, tmp_path):
+    cfg = DeidConfig(secret_file=str(tmp_path / "s.key"))
+    run_ingest(synth_export / "pacs", synth_export / "ris" / "reports.csv", tmp_path)
+    first = run_deid(tmp_path, config=cfg)
+    files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "curated" / "dicom").rglob("*.dcm"))
+    again = run_deid(tmp_path, config=cfg)
+    assert first.instances == again.instances == len(files) > 0
+    assert first.reports == again.reports > 0
+    assert files == sorted(p.relative_to(tmp_path) for p in (tmp_path / "curated" / "dicom").rglob("*.dcm"))
+    q = pd.read_parquet(tmp_path / "quarantine.parquet")
+    assert (q.stage == "deid").sum() == again.files_quarantined + again.reports_quarantined
+
+
+def test_reports_only_run_needs_no_dicom(synth_export, tmp_path, capsys):
+    code = radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(tmp_path),
+                      "--secret", str(tmp_path / "s.key"), "--keep-column", "accession"])
+    assert code == 0
+    reports = pd.read_parquet(tmp_path / "curated" / "reports.parquet")
+    assert {"report_key", "study_key", "patient_key", "study_date", "text", "accession"} <= set(reports.columns)
+    assert not (tmp_path / "curated" / "dicom").exists()
+    assert "reports:" in capsys.readouterr().out
+
+
+def test_bad_usage_is_a_clear_error(tmp_path, capsys):
+    assert radcurate(["deid", "--out", str(tmp_path)]) == 2
+    assert "give --dicom" in capsys.readouterr().err
