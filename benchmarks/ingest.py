@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -27,10 +28,16 @@ from pathlib import Path
 import pydicom
 import pydicom.data
 from pydicom.uid import generate_uid
-
 from radcurate.ingest import run_ingest
 
-TEMPLATES = ["CT_small.dcm", "MR_small.dcm", "MR_small_RLE.dcm", "SC_rgb_small_odd.dcm", "JPEG2000.dcm", "rtdose_1frame.dcm"]
+TEMPLATES = [
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "MR_small_RLE.dcm",
+    "SC_rgb_small_odd.dcm",
+    "JPEG2000.dcm",
+    "rtdose_1frame.dcm",
+]
 
 
 def make_tree(root: Path, n: int) -> list[Path]:
@@ -63,6 +70,20 @@ def plain_loop(paths: list[Path]) -> int:
     return n
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of the calling process."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_of(client) -> float:
+    """CPU seconds used so far by this process plus, with a client, by its workers."""
+    total = _cpu_seconds()
+    if client is not None:
+        total += sum(client.run(_cpu_seconds).values())
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=3000)
@@ -77,34 +98,51 @@ def main() -> None:
         size = sum(p.stat().st_size for p in paths)
         for p in paths:  # warm the page cache for everyone
             p.read_bytes()
-        print(f"tree: {len(paths)} files, {size / 1e6:.1f} MB; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
-        contenders = {
-            "plain pydicom loop (1 process)": lambda: plain_loop(paths),
-            "radcurate ingest, in-process": lambda: run_ingest(tmp / "pacs", None, tmp / "out0"),
+        load = os.getloadavg()[0]
+        print(
+            f"tree: {len(paths)} files, {size / 1e6:.1f} MB; {os.cpu_count()} cores; load average {load:.2f}"
+        )
+        contenders = {  # name -> (function, client whose workers' CPU counts too)
+            "plain pydicom loop (1 process)": (lambda: plain_loop(paths), None),
+            "radcurate ingest, in-process": (lambda: run_ingest(tmp / "pacs", None, tmp / "out0"), None),
         }
         with contextlib.ExitStack() as stack:
             for w in [int(x) for x in args.workers.split(",") if x]:
                 cluster = stack.enter_context(
-                    LocalCluster(n_workers=w, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
+                    LocalCluster(
+                        n_workers=w,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=":0",
+                        silence_logs=logging.ERROR,
+                    )
                 )
                 client = stack.enter_context(Client(cluster))
                 run_ingest(tmp / "pacs", None, tmp / f"warm{w}", client=client)  # workers import pydicom
                 contenders[f"radcurate ingest, Dask {w} worker{'s' if w > 1 else ''}"] = (
-                    lambda c=client, w=w: run_ingest(tmp / "pacs", None, tmp / f"out{w}", client=c)
+                    lambda c=client, w=w: run_ingest(tmp / "pacs", None, tmp / f"out{w}", client=c),
+                    client,
                 )
             # Rounds interleave the contenders so that each sees the same background load.
             times: dict[str, list[float]] = {name: [] for name in contenders}
+            cpus: dict[str, list[float]] = {name: [] for name in contenders}
             for _ in range(args.repeat):
-                for name, fn in contenders.items():
-                    t0 = time.perf_counter()
+                for name, (fn, client) in contenders.items():
+                    c0, t0 = cpu_of(client), time.perf_counter()
                     fn()
                     times[name].append(time.perf_counter() - t0)
+                    cpus[name].append(cpu_of(client) - c0)
         base = min(times["plain pydicom loop (1 process)"])
-        print(f"{'contender':<38}{'best s':>8}{'median s':>10}{'files/s':>9}{'vs plain':>10}")
+        n = len(paths)
+        print(
+            f"{'contender':<36}{'best s':>7}{'median s':>9}{'files/s':>9}{'vs plain':>9}{'CPU ms/file':>12}"
+        )
         for name, ts in times.items():
-            best = min(ts)
-            print(f"{name:<38}{best:>8.2f}{statistics.median(ts):>10.2f}{len(paths) / best:>9.0f}{base / best:>9.2f}x")
-        print(f"load average after: {os.getloadavg()[0]:.2f} (shared machine: best of {args.repeat} interleaved rounds)")
+            best, median, cpu = min(ts), statistics.median(ts), min(cpus[name]) / n * 1000
+            print(f"{name:<36}{best:>7.2f}{median:>9.2f}{n / best:>9.0f}{base / best:>8.2f}x{cpu:>12.3f}")
+        load = os.getloadavg()[0]
+        print(f"load average after: {load:.2f} (shared machine: best of {args.repeat} interleaved rounds)")
+
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from radcurate.nlp.extras import mine_extras
 from radcurate.nlp.measurements import match_counts, measurements_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +85,13 @@ def score_synthetic(patients: int, seed: int, verbose: bool = False) -> tuple[in
         generate_export(out, patients=patients, seed=seed)
         reports = pd.read_csv(out / "ris" / "reports.csv", dtype=str, keep_default_na=False)
         truth = pd.read_parquet(out / "truth" / "measurements.parquet")
+        recist_truth = pd.read_parquet(out / "truth" / "recist.parquet")
+    rows = mine_extras(reports, "accession", "report_text", patient_column="patient_id",
+                       date_column="exam_date", topics=False)["recist"]
+    joined = recist_truth.merge(rows, left_on="accession", right_on="report_id", how="outer", suffixes=("_truth", ""))
+    agree = int((joined["response_truth"] == joined["response"]).sum())
+    print(f"synthetic RECIST: {agree}/{len(recist_truth)} truth responses matched "
+          f"({len(rows)} rows derived from report text)")
     pred = measurements_table(reports, id_column="accession", text_column="report_text")
     # truth/ knows four kinds; an organ's size (the aorta's calibre) is 'other' there
     pred["kind"] = pred["kind"].replace(TRUTH_KIND)
@@ -95,9 +103,14 @@ def score_synthetic(patients: int, seed: int, verbose: bool = False) -> tuple[in
         totals.update(tp=tp, pred=n_p, exp=n_e)
         if verbose and (tp != n_p or tp != n_e):
             print(f"  MISS {acc}\n     got {got}\n     exp {exp}")
-    lesion_devices = int(((pred["kind"].isin(["lesion", "lymph_node"])) &
-                          pred["text"].str.contains("carina", case=False)).sum())
-    print(f"synthetic: {len(reports)} reports, device sizes reported as lesions: {lesion_devices}")
+    as_lesion = 0
+    not_findings = truth[truth["kind"].isin(["device", "other"])]
+    for _, row in not_findings.iterrows():
+        same = pred[(pred["report_id"] == row["accession"]) & (pred["long_axis_mm"] == row["long_axis_mm"])
+                    & pred["short_axis_mm"].isna()]
+        as_lesion += int(same["kind"].isin(["lesion", "lymph_node"]).any())
+    print(f"synthetic: {len(reports)} reports; {len(not_findings)} device/technique/organ sizes in truth, "
+          f"{as_lesion} of them reported as a lesion")
     return totals["tp"], totals["pred"], totals["exp"]
 
 

@@ -5,7 +5,8 @@
 Scores both on the findings + impression of `../shared/benchmarks/openi/openi_dev.csv` against the
 14-finding ChestX-ray14 gold standard: a finding counts as predicted only when labelled positive (1).
 Prints micro precision/recall/F1 over the 14 findings, macro F1 over the findings that occur,
-per-finding rows, and throughput (reports/s in this one process) for both pipelines.
+per-finding rows, and throughput (reports/s in this one process, best of two runs; the miner's time
+includes sections, lexicon, assertion, label resolution and building its tables) for both pipelines.
 `--errors N` prints up to N false positives/negatives per finding with the sentence and rule that
 decided, for error analysis.
 """
@@ -60,23 +61,83 @@ def negspacy_pipeline() -> spacy.Language:
     return nlp
 
 
-def run_negspacy(df: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+def run_negspacy(df: pd.DataFrame, repeats: int = 2) -> tuple[pd.DataFrame, float]:
     nlp = negspacy_pipeline()
     texts = report_text(df)
+    elapsed = []
+    for _ in range(repeats):  # best of N: the machine is shared, the fastest run is the least disturbed
+        pred = pd.DataFrame(0, index=df["report_id"], columns=list(CHESTXRAY14))
+        t0 = time.perf_counter()
+        for rid, doc in zip(df["report_id"], nlp.pipe(texts, batch_size=256)):
+            for ent in doc.ents:
+                if not ent._.negex:
+                    pred.loc[rid, ent.label_] = 1
+        elapsed.append(time.perf_counter() - t0)
+    return pred, min(elapsed)
+
+
+def run_lexicon_with_negex(df: pd.DataFrame) -> pd.DataFrame:
+    """Ablation: radcurate's sections, sentences and lexicon, but negspacy's Negex for assertion.
+
+    Separates what the lexicon contributes from what the ConText-style assertion contributes.
+    """
+    from negspacy.negation import Negex  # noqa: F401
+    from negspacy.termsets import termset
+    from spacy.language import Language
+    from spacy.util import filter_spans
+
+    from radcurate.nlp import build_pipeline
+
+    if "benchmark_findings_as_ents" not in Language.factories:
+        @Language.component("benchmark_findings_as_ents")
+        def findings_as_ents(doc):
+            spans = [s for s in doc.spans["findings"] if s.kb_id_ == "chestxray14"]
+            doc.ents = filter_spans(spans)
+            return doc
+
+    nlp = build_pipeline(MinerConfig())
+    nlp.remove_pipe("radcurate_assertion")
+    nlp.add_pipe("benchmark_findings_as_ents")
+    nlp.add_pipe("negex", config={"neg_termset": termset("en_clinical").get_patterns()})
     pred = pd.DataFrame(0, index=df["report_id"], columns=list(CHESTXRAY14))
-    t0 = time.perf_counter()
-    for rid, doc in zip(df["report_id"], nlp.pipe(texts, batch_size=256)):
+    for rid, doc in zip(df["report_id"], nlp.pipe(report_text(df), batch_size=256)):
         for ent in doc.ents:
             if not ent._.negex:
                 pred.loc[rid, ent.label_] = 1
-    return pred, time.perf_counter() - t0
+    return pred
 
 
-def run_miner(df: pd.DataFrame, config: MinerConfig) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+def disagreements(negex_pred: pd.DataFrame, pred: pd.DataFrame, gold: pd.DataFrame,
+                  mentions: pd.DataFrame) -> pd.DataFrame:
+    """Count finding labels where Negex says positive and radcurate not (or vice versa), by the
+    assertion category of radcurate's deciding mention."""
+    m = mentions[(mentions["vocabulary"] == "chestxray14") & mentions["labelled"]]
+    cats = {}
+    for (rid, finding), g in m.groupby(["report_id", "finding"]):
+        rules = g["rule_id"].dropna().astype(str)
+        kinds = sorted({r.split(":")[0].split(".")[0] for r in rules})
+        cats[(rid, finding)] = "+".join(kinds) if kinds else "no trigger"
+    rows = []
+    for f in CHESTXRAY14:
+        for rid in pred.index:
+            a, b = negex_pred.at[rid, f], pred.at[rid, f]
+            if a != b:
+                rows.append({"negex": "positive" if a else "not positive", "radcurate": "positive" if b else "not positive",
+                             "radcurate rule": cats.get((str(rid), f), "no mention"), "gold": int(gold.at[rid, f])})
+    out = pd.DataFrame(rows)
+    return (out.groupby(["negex", "radcurate", "radcurate rule"]).gold.agg(["size", "sum"])
+            .rename(columns={"size": "labels", "sum": "gold"}).reset_index()
+            .sort_values("labels", ascending=False))
+
+
+def run_miner(df: pd.DataFrame, config: MinerConfig, repeats: int = 2) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     mine_reports(df.head(20), "report_id", ["findings", "impression"], config)  # build the pipeline once
-    t0 = time.perf_counter()
-    mined = mine_reports(df, "report_id", ["findings", "impression"], config)
-    elapsed = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):  # best of N, as for the baseline
+        t0 = time.perf_counter()
+        mined = mine_reports(df, "report_id", ["findings", "impression"], config)
+        times.append(time.perf_counter() - t0)
+    elapsed = min(times)
     lab = mined.labels[mined.labels["vocabulary"] == "chestxray14"]
     wide = lab.pivot(index="report_id", columns="finding", values="value")
     pred = (wide.reindex(index=df["report_id"].astype(str), columns=list(CHESTXRAY14)) == 1).fillna(False).astype(int)
@@ -138,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--errors", type=int, default=0, help="print up to N errors per finding")
     ap.add_argument("--finding", default=None, help="restrict --errors to one finding")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--ablation", action="store_true",
+                    help="also score radcurate's lexicon with negspacy's Negex instead of its own assertion")
     args = ap.parse_args(argv)
     df = pd.read_csv(args.csv)
     gold = df.set_index("report_id")[list(CHESTXRAY14)].astype(int)
@@ -151,12 +214,26 @@ def main(argv: list[str] | None = None) -> int:
         results.append(("spaCy + negspacy", base, len(df) / t_base))
         table = table.merge(base_table[["finding", "precision", "recall", "f1"]], on="finding",
                             suffixes=("", "_negspacy"))
-    print(f"{'pipeline':18s} {'micro P':>8s} {'micro R':>8s} {'micro F1':>9s} {'macro F1':>9s} {'reports/s':>10s}")
+    why = None
+    if args.ablation:
+        abl_pred = run_lexicon_with_negex(df)
+        abl, _ = score(gold, abl_pred)
+        results.append(("radcurate lexicon + negspacy assertion", abl, float("nan")))
+        why = disagreements(abl_pred, pred, gold, mentions)
+    print(f"{'pipeline':40s} {'micro P':>8s} {'micro R':>8s} {'micro F1':>9s} {'macro F1':>9s} {'reports/s':>10s}")
     for name, s, rate in results:
-        print(f"{name:18s} {s['precision']:8.3f} {s['recall']:8.3f} {s['f1']:9.3f} {s['macro_f1']:9.3f} {rate:10.0f}")
+        print(f"{name:40s} {s['precision']:8.3f} {s['recall']:8.3f} {s['f1']:9.3f} {s['macro_f1']:9.3f} {rate:10.0f}")
+    nh = table[table.finding != "Hernia"]
+    tp, fp, fn = nh.tp.sum(), nh.fp.sum(), nh.fn.sum()
+    print(f"(radcurate without Hernia, which this gold standard never marks positive even for a definite "
+          f"'moderate hiatal hernia': micro F1 {2 * tp / (2 * tp + fp + fn):.3f})")
     print()
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:.3f}".format):
         print(table.to_string(index=False))
+    if why is not None:
+        print("\nWhere Negex and radcurate's assertion disagree on the same lexicon matches "
+              "(finding labels; 'gold' = how many the gold standard marks positive):")
+        print(why.to_string(index=False))
     if args.errors:
         print_errors(df, gold, pred, mentions, args.errors, args.finding)
     return 0

@@ -17,7 +17,6 @@ import os
 from datetime import datetime, timezone
 
 from airflow.sdk import dag, get_current_context, task
-
 from radcurate.dags.pipeline import PIPELINE
 
 SCHEDULER_ENV = "RADCURATE_DASK_SCHEDULER"
@@ -40,7 +39,14 @@ def run_stage_task(stage_name: str, dicom: str, reports: str, out: str, config_f
     stage = next(s for s in PIPELINE if s.name == stage_name)
     config = load_config(config_file or None)
     with open_client(os.environ.get(SCHEDULER_ENV)) as client:
-        outcome = run_stage(stage, _inputs(dicom, reports), Path(out), client=client, config=config.get(stage_name, {}), log=print)
+        outcome = run_stage(
+            stage,
+            _inputs(dicom, reports),
+            Path(out),
+            client=client,
+            config=config.get(stage_name, {}),
+            log=print,
+        )
     if not outcome.ok:
         raise RuntimeError(f"stage {stage_name} {outcome.status}: {outcome.message}")
     counts = {k: v for k, v in outcome.result.items() if isinstance(v, (int, float, str))}
@@ -57,7 +63,12 @@ def run_stage_task(stage_name: str, dicom: str, reports: str, out: str, config_f
     doc_md=__doc__,
 )
 def radcurate_pipeline():
-    args = dict(dicom="{{ params.dicom }}", reports="{{ params.reports }}", out="{{ params.out }}", config_file="{{ params.config }}")
+    args = dict(
+        dicom="{{ params.dicom }}",
+        reports="{{ params.reports }}",
+        out="{{ params.out }}",
+        config_file="{{ params.config }}",
+    )
     tasks = {}
     for stage in PIPELINE:
         tasks[stage.name] = task(task_id=stage.name)(run_stage_task)(stage.name, **args)
@@ -75,7 +86,11 @@ def radcurate_pipeline():
 
         run_id = str(get_current_context()["run_id"])
         report = RunReport(run_id, Path(out), outcomes_from_state(Path(out)))
-        return str(write_manifest(Path(out), report, _inputs(dicom, reports), load_config(config_file or None), PIPELINE))
+        return str(
+            write_manifest(
+                Path(out), report, _inputs(dicom, reports), load_config(config_file or None), PIPELINE
+            )
+        )
 
     final = manifest(**args)
     for t in tasks.values():

@@ -28,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--reports", metavar="FILE", help="RIS extract (.csv or .parquet)")
     run.add_argument("--out", required=True, metavar="OUT", help="output folder")
     _cluster_args(run)
-    run.add_argument("--config", metavar="FILE", help="YAML/JSON file with a section per stage, e.g. ingest: {batch_size: 128}")
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML/JSON file with a section per stage, e.g. ingest: {batch_size: 128}",
+    )
     run.add_argument("--force", action="store_true", help="redo stages even when complete and unchanged")
     run.set_defaults(func=run_command)
 
@@ -37,20 +41,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="generate a synthetic PACS export and run the pipeline on it",
         description=(
             "Write a synthetic hospital export (DICOM tree, RIS reports, ground truth) to "
-            "DIR/export, run every stage into DIR, and print a one-screen summary."
+            "DIR/export, run every stage into DIR/out, and print a one-screen summary."
         ),
     )
     demo.add_argument("--out", default="demo-out", metavar="DIR", help="output folder (default: demo-out)")
     demo.add_argument("--patients", type=int, default=6, metavar="N", help="synthetic patients (default: 6)")
     demo.add_argument("--seed", type=int, default=0, help="random seed of the export")
-    demo.add_argument("--corrupt", type=int, default=6, metavar="K", help="bad inputs planted in the export")
+    demo.add_argument(
+        "--corrupt",
+        type=int,
+        default=8,
+        metavar="K",
+        help="bad inputs planted (default: 8, one of each kind)",
+    )
     _cluster_args(demo)
     demo.set_defaults(func=demo_command, force=False, config=None)
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDR", help="existing Dask scheduler, tcp://HOST:PORT")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="local worker processes (default: one per core; 0: no Dask)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local worker processes (default: one per core; 0: no Dask)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 
@@ -76,8 +92,7 @@ def run_command(args: argparse.Namespace) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     from radcurate.synthesis import generate_export
 
-    out = Path(args.out)
-    export = out / "export"
+    export, out = Path(args.out) / "export", Path(args.out) / "out"
     print(f"generating a synthetic PACS export of {args.patients} patients in {export} ...", file=sys.stderr)
     generate_export(export, patients=args.patients, seed=args.seed, corrupt=args.corrupt)
     report = _run(args, {"dicom": export / "pacs", "reports": export / "ris" / "reports.csv"}, out, {})
@@ -87,11 +102,19 @@ def demo_command(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _run(args: argparse.Namespace, inputs: Mapping[str, Any], out: Any, config: Mapping[str, Any]) -> RunReport | None:
+def _run(
+    args: argparse.Namespace, inputs: Mapping[str, Any], out: Any, config: Mapping[str, Any]
+) -> RunReport | None:
     progress = bool(getattr(args, "progress", True)) and sys.stderr.isatty()
     try:
         return run_pipeline(
-            inputs, out, scheduler=args.scheduler, workers=args.workers, config=config, progress=progress, force=args.force
+            inputs,
+            out,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            config=config,
+            progress=progress,
+            force=args.force,
         )
     except OSError as exc:  # cannot reach the scheduler, cannot write OUT
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -108,13 +131,21 @@ def load_config(path: str | None) -> dict[str, dict[str, Any]]:
     else:
         import yaml
 
-        data = yaml.safe_load(text) or {}
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise ValueError("expected a mapping of stage name -> settings")
     stages = {s.name: s for s in PIPELINE}
     unknown = sorted(set(data) - set(stages))
     if unknown:
-        raise ValueError(f"unknown stage section(s): {', '.join(unknown)} (stages: {', '.join(sorted(stages))})")
+        raise ValueError(
+            f"unknown stage section(s): {', '.join(unknown)} (stages: {', '.join(sorted(stages))})"
+        )
+    bad = sorted(k for k, v in data.items() if v is not None and not isinstance(v, dict))
+    if bad:
+        raise ValueError(f"section(s) {', '.join(bad)} must be mappings of setting -> value")
     config = {k: dict(v or {}) for k, v in data.items()}
     for name, section in config.items():
         if stages[name].configure is not None:

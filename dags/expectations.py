@@ -98,7 +98,9 @@ def validate(out_dir: str | Path, suites: Sequence[TableSuite]) -> list[SuiteRes
         try:
             df = _read_columns(path, suite)
         except Exception as exc:
-            check = CheckResult(suite.name, "table readable", None, False, f"cannot read {suite.table} ({type(exc).__name__})")
+            check = CheckResult(
+                suite.name, "table readable", None, False, f"cannot read {suite.table} ({type(exc).__name__})"
+            )
             results.append(SuiteResult(suite.name, suite.table, False, [check]))
             continue
         if suite.where is not None:
@@ -106,11 +108,14 @@ def validate(out_dir: str | Path, suites: Sequence[TableSuite]) -> list[SuiteRes
             df = df[df[column] == value].reset_index(drop=True)
         batch_def = source.add_dataframe_asset(f"t{i}").add_batch_definition_whole_dataframe("all")
         gx_suite = ctx.suites.add(gx.ExpectationSuite(name=f"{suite.name}#{i}"))
+        ours = {}  # GE's expectation id -> our declaration (for column and why)
         for exp in suite.expectations:
-            gx_suite.add_expectation(getattr(gx.expectations, exp.type)(**exp.kwargs))
+            added = gx_suite.add_expectation(getattr(gx.expectations, exp.type)(**exp.kwargs))
+            ours[added.id] = exp
         outcome = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(gx_suite)
         checks = []
-        for exp, res in zip(suite.expectations, outcome.results):
+        for res in outcome.results:
+            exp = ours[res.expectation_config.id]
             checks.append(
                 CheckResult(
                     suite=suite.name,
@@ -151,6 +156,8 @@ def format_report(results: Sequence[SuiteResult], *, failures_only: bool = False
     """A plain-text table: suite, expectation, column, PASS/FAIL, observed counts, why."""
     lines = []
     for suite in results:
+        if failures_only and suite.success:
+            continue
         status = "passed" if suite.success else "FAILED"
         lines.append(f"suite {suite.suite} ({suite.table}): {status}")
         for c in suite.checks:
@@ -166,18 +173,21 @@ def format_report(results: Sequence[SuiteResult], *, failures_only: bool = False
 # --- suites per stage -------------------------------------------------------------------------
 
 
-def ingest_suites(out_dir: str | Path, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
+def ingest_suites(
+    out_dir: str | Path, inputs: Mapping[str, Any], result: Mapping[str, Any]
+) -> list[TableSuite]:
     """Ingest: keys present, UIDs unique, reports linked, and counts that reconcile with the disk.
 
     The file count is taken by walking the DICOM folder again here, independently of the stage:
     instances + quarantined files must equal the files on disk.
     """
-    from radcurate.ingest import list_files
+    from radcurate.ingest import display_path, list_files
 
     out_dir = Path(out_dir)
-    files = set(list_files(inputs["dicom"], exclude=out_dir))
+    files = [display_path(f) for f in list_files(inputs["dicom"], exclude=out_dir)]
+    names = set(files)
     quarantine = _quarantine_sources(out_dir, "ingest")
-    files_quarantined = sum(1 for s in quarantine if s in files)
+    files_quarantined = sum(1 for s in quarantine if s in names)
     reports_quarantined = len(quarantine) - files_quarantined
     study_uids = pq.read_table(out_dir / "phi/studies.parquet", columns=["study_uid"]).column(0).to_pylist()
     reports_in = int(result.get("reports_in", 0))

@@ -31,7 +31,10 @@ def code_version() -> str:
         repo = Path(__file__).resolve().parents[1]
         commit = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         return f"{__version__}+g{commit}" if commit else __version__
     except Exception:
@@ -71,15 +74,20 @@ def build_manifest(
     config: Mapping[str, Any],
     stages: Sequence["Stage"],
 ) -> dict[str, Any]:
-    from .runner import config_hash
+    from .runner import config_hash, effective_config, fingerprint_path
+
+    effective = {s.name: effective_config(s, config.get(s.name, {})) for s in stages}
 
     return {
         "run_id": report.run_id,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "code_version": code_version(),
-        "config": config,
-        "config_hash": config_hash(config),
-        "inputs": {k: (str(v) if v is not None else None) for k, v in inputs.items()},
+        "config": effective,
+        "config_hash": config_hash(effective),
+        "inputs": {
+            k: {"path": str(v) if v is not None else None, "fingerprint": fingerprint_path(v)}
+            for k, v in inputs.items()
+        },
         "ok": report.ok,
         "stages": {
             o.name: {

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from radcurate.ingest import OUTPUTS as INGEST_OUTPUTS
+
 from .expectations import TableSuite, ingest_suites
 
 INPUT_PREFIX = "input:"
@@ -64,7 +66,9 @@ def ingest_stage(ctx: StageContext) -> dict[str, Any]:
     config = IngestConfig.from_mapping({**ctx.config, "show_progress": ctx.progress})
     if ctx.inputs.get("dicom") is None:
         raise ValueError("the ingest stage needs a DICOM folder (--dicom)")
-    summary = run_ingest(ctx.inputs["dicom"], ctx.inputs.get("reports"), ctx.out_dir, client=ctx.client, config=config)
+    summary = run_ingest(
+        ctx.inputs["dicom"], ctx.inputs.get("reports"), ctx.out_dir, client=ctx.client, config=config
+    )
     return summary.to_dict()
 
 
@@ -93,12 +97,7 @@ PIPELINE: tuple[Stage, ...] = (
         name="ingest",
         function=ingest_stage,
         inputs=("input:dicom", "input:reports"),
-        outputs=(
-            "phi/instances.parquet",
-            "phi/series.parquet",
-            "phi/studies.parquet",
-            "phi/reports.parquet",
-        ),
+        outputs=INGEST_OUTPUTS,
         suite=ingest_suites,
         depends_on=(),
         headline=ingest_headline,

@@ -17,7 +17,6 @@ import os
 import shutil
 import sys
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,13 +77,16 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             yield client
         return
     n = workers or os.cpu_count() or 1
-    with LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
@@ -118,17 +120,27 @@ def run_pipeline(
     with contextlib.ExitStack() as stack:
         owned_client = client
         for stage in graph:
-            failed = [o.name for o in outcomes if not o.ok and o.name in stage.depends_on]
-            blocked_by = failed or [
-                o.name for o in outcomes if o.status == "blocked" and o.name in stage.depends_on
-            ]
+            blocked_by = [o.name for o in outcomes if o.name in stage.depends_on and not o.ok]
             if blocked_by:
-                outcomes.append(StageOutcome(stage.name, "blocked", message=f"not run: {', '.join(blocked_by)} did not pass"))
+                outcomes.append(
+                    StageOutcome(
+                        stage.name, "blocked", message=f"not run: {', '.join(blocked_by)} did not pass"
+                    )
+                )
                 log(f"[{stage.name}] blocked: {', '.join(blocked_by)} did not pass")
                 continue
             if owned_client is None and _needs_work(stage, out, paths, config, force):
                 owned_client = stack.enter_context(open_client(scheduler, workers))
-            outcome = run_stage(stage, paths, out, client=owned_client, config=config.get(stage.name, {}), progress=progress, force=force, log=log)
+            outcome = run_stage(
+                stage,
+                paths,
+                out,
+                client=owned_client,
+                config=config.get(stage.name, {}),
+                progress=progress,
+                force=force,
+                log=log,
+            )
             outcomes.append(outcome)
     report = RunReport(run_id, out, outcomes)
     report.manifest = write_manifest(out, report, paths, config, graph)
@@ -150,19 +162,27 @@ def run_stage(
     log = log or (lambda line: print(line, file=sys.stderr))
     config = dict(config or {})
     fingerprint = input_fingerprint(stage, inputs, out_dir)
-    chash = config_hash(config)
+    chash = config_hash(effective_config(stage, config))
     state = read_state(out_dir, stage.name)
     if not force and _is_current(state, stage, out_dir, fingerprint, chash):
         log(f"[{stage.name}] up to date: skipped (completed {state.get('finished_at', '?')})")
         return StageOutcome(
-            stage.name, "skipped", state.get("result", {}), state.get("validation", []),
-            input_fingerprint=fingerprint, config_hash=chash,
+            stage.name,
+            "skipped",
+            state.get("result", {}),
+            state.get("validation", []),
+            input_fingerprint=fingerprint,
+            config_hash=chash,
         )
     if state.get("status") == "running":
         log(f"[{stage.name}] an earlier run was interrupted: redoing the stage from scratch")
     clear_outputs(stage, out_dir)
     started = time.perf_counter()
-    write_state(out_dir, stage.name, {"status": "running", "started_at": _now(), "input_fingerprint": fingerprint, "config_hash": chash})
+    write_state(
+        out_dir,
+        stage.name,
+        {"status": "running", "started_at": _now(), "input_fingerprint": fingerprint, "config_hash": chash},
+    )
     ctx = StageContext(out_dir=out_dir, inputs=inputs, client=client, config=config, progress=progress)
     try:
         result = dict(stage.function(ctx))
@@ -170,9 +190,19 @@ def run_stage(
         seconds = round(time.perf_counter() - started, 3)
         message = f"{type(exc).__name__}: {exc}"
         log(f"[{stage.name}] error: {message}")
-        log("".join(traceback.format_exception_only(type(exc), exc)).strip())
-        write_state(out_dir, stage.name, {"status": "error", "message": message, "input_fingerprint": fingerprint, "config_hash": chash})
-        return StageOutcome(stage.name, "error", seconds=seconds, message=message, input_fingerprint=fingerprint, config_hash=chash)
+        write_state(
+            out_dir,
+            stage.name,
+            {"status": "error", "message": message, "input_fingerprint": fingerprint, "config_hash": chash},
+        )
+        return StageOutcome(
+            stage.name,
+            "error",
+            seconds=seconds,
+            message=message,
+            input_fingerprint=fingerprint,
+            config_hash=chash,
+        )
     suites = stage.suite(out_dir, inputs, result) if stage.suite else []
     results = validate(out_dir, suites)
     validation = [r.to_dict() for r in results]
@@ -296,9 +326,18 @@ def fingerprint_path(path: Path | None) -> str:
                     st = p.stat()
                 except OSError:
                     continue
-                h.update(f"{p.relative_to(path).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                name = os.fsencode(p.relative_to(path).as_posix())  # any bytes, even non-UTF-8
+                h.update(name + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return "dir:" + h.hexdigest()
     return "missing"
+
+
+def effective_config(stage: Stage, section: Mapping[str, Any]) -> dict[str, Any]:
+    """The stage's settings with its defaults filled in (what is hashed and put in the manifest)."""
+    if stage.configure is None:
+        return dict(section)
+    parsed = stage.configure(section)
+    return parsed.to_dict() if hasattr(parsed, "to_dict") else dict(section)
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -321,7 +360,13 @@ def _needs_work(stage: Stage, out_dir: Path, inputs, config, force: bool) -> boo
     state = read_state(out_dir, stage.name)
     if state.get("status") != DONE:
         return True
-    return not _is_current(state, stage, out_dir, input_fingerprint(stage, inputs, out_dir), config_hash(config.get(stage.name, {})))
+    return not _is_current(
+        state,
+        stage,
+        out_dir,
+        input_fingerprint(stage, inputs, out_dir),
+        config_hash(effective_config(stage, config.get(stage.name, {}))),
+    )
 
 
 def _now() -> str:

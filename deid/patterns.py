@@ -48,8 +48,8 @@ def month_number(token: str) -> int | None:
 # Named groups: y (year), m (numeric month), mon (month name), d (day), o (ordinal suffix).
 # Each match is re-rendered component by component, so separators and styles survive shifting.
 
-_NB = r"(?<![\w/.\-:])"  # no word, slash, dot, dash or colon right before
-_NA = r"(?![\w/\-:]|\.\d)"  # nor after (a trailing full stop is fine)
+_NB = r"(?<![\w/.\-])"  # no word, slash, dot or dash right before
+_NA = r"(?![\w/\-]|\.\d)"  # nor after (a trailing full stop or colon is fine)
 _ORD = r"(?P<o>st|nd|rd|th)?"
 
 DATE_PATTERNS: list[tuple[str, re.Pattern]] = [
@@ -64,9 +64,9 @@ DATE_PATTERNS: list[tuple[str, re.Pattern]] = [
     # March 14, 2021 / Mar. 14th 2021 / MAR 14 2021 / March 14 '21
     ("mon_d_y", re.compile(r"\b(?P<mon>" + MONTH_RE + r")\.?[ \t]+(?P<d>\d{1,2})" + _ORD +
                            r"(?:,[ \t]*|[ \t]+)(?:of[ \t]+)?(?P<y>\d{4}|'\d{2})(?![\w/\-])")),
-    # 14 Mar 2021 / 14-Mar-2021 / 14th of March, 2021 / 14-MAR-21
-    ("d_mon_y", re.compile(r"(?<![\w/.\-])(?P<d>\d{1,2})" + _ORD + r"(?:[ \t]+of)?[ \t\-]+(?P<mon>" + MONTH_RE +
-                           r")\.?(?:,[ \t]*|[ \t\-]+)(?P<y>\d{4}|\d{2})(?![\w/\-])")),
+    # 14 Mar 2021 / 14-Mar-2021 / 14th of March, 2021 / 14-MAR-21 / 14MAR2021
+    ("d_mon_y", re.compile(r"(?<![\w/.\-])(?P<d>\d{1,2})" + _ORD + r"(?:[ \t]+of)?[ \t\-]*(?P<mon>" + MONTH_RE +
+                           r")\.?(?:,[ \t]*|[ \t\-]*)(?P<y>\d{4}|\d{2})(?![\w/\-])")),
     # March 2021 / Mar 2021 / MAR-2021
     ("mon_y", re.compile(r"\b(?P<mon>" + MONTH_RE + r")\.?(?:,[ \t]*|[ \t\-]+)(?P<y>(?:18|19|20)\d{2})(?![\w/\-])")),
     # March 14 / Mar 14th (no year: shifted within a common year)
@@ -192,7 +192,8 @@ ALNUM_RE = re.compile(r"(?<![\w/.\-#])(?=[A-Za-z0-9\-]*\d)(?=[A-Za-z0-9\-]*[A-Za
 UNIT_TOKEN_RE = re.compile(r"^\d+(?:st|nd|rd|th|s|[a-zA-Z]{1,5})$")
 # clinical codes with digits: vertebrae (T12, L5-S1), b-values, sequences, cranial nerves, ribs...
 CLINICAL_TOKEN_RE = re.compile(
-    r"^(?:[CTLS]\d{1,2}(?:-[CTLS]?\d{1,2})*|b\d{2,4}|[A-Za-z]{1,4}-?\d{1,3}|\d{1,3}[A-Za-z]{1,3}\d{0,2}"
+    r"^(?:\d+(?:x\d+)+(?:mm|cm|px)?|[cpy]?T[0-4xX][a-d]?(?:is)?(?:N[0-3xX][a-c]?)?(?:M[01xX][a-c]?)?"
+    r"|[CTLS]\d{1,2}(?:-[CTLS]?\d{1,2})*|b\d{2,4}|[A-Za-z]{1,4}-?\d{1,3}|\d{1,3}[A-Za-z]{1,3}\d{0,2}"
     r"|[A-Za-z]\d[A-Za-z]\d?|COVID-19|SARS-CoV-2|H1N1|CD\d+|HER2|BRCA[12]|ICD-?10|Ga-?68|F-?18|Tc-?99m?)$",
     re.IGNORECASE)
 
@@ -203,20 +204,28 @@ CLINICAL_TOKEN_RE = re.compile(
 TITLE_RE = (r"(?:(?:Dr|Doctor|Mr|Mrs|Ms|Miss|Mister|Prof|Professor|DOCTOR|DR|MISS)\.?"
             r"|(?:MR|MRS|MS|PROF)\.)")
 # one name token: Smith, SMITH, O'Brien, McDonald, Smith-Jones, J. / J
-NAME_TOKEN = r"(?:[A-Z](?:[a-z]+|[A-Z]+)(?:['\-][A-Z]?[A-Za-z]+)*|Ma?c[A-Z][a-z]+|O'[A-Z][a-z]+|[A-Z]\.?)"
+UP = "A-ZÀ-ÖØ-Þ"  # upper-case Latin letters (ASCII and Latin-1)
+LO = "a-zß-öø-ÿĀ-ſ"  # lower-case Latin letters (Latin Extended-A counted here: both cases)
+NAME_TOKEN = (rf"(?:[{UP}]'[{UP}][{UP}{LO}]+|[{UP}](?:[{LO}]+|[{UP}]+)(?:['\-][{UP}]?[{UP}{LO}]+)*|Ma?c[{UP}][{LO}]+"
+              rf"|[{UP}]\.?)")
 NAME_TOKEN_LOWER = r"(?:[a-z][a-z]+(?:['\-][a-z]+)*|[A-Za-z]\.?)"
 DEGREES = (r"(?:M\.?D\.?|Ph\.?D\.?|MBBS|MBChB|FRCR|DABR|RT\s*\(R\)|R\.T\.|P\.?A\.?-C|CNP|ARNP|FNP|DNP"
            r"|D\.O\.|R\.N\.|N\.P\.)")
 WEAK_DEGREES = r"(?:DO|RN|NP|PA)"
 
-_NAME_SEQ = NAME_TOKEN + r"(?:(?:[ \t]|,[ \t]?)" + NAME_TOKEN + r"){0,3}"
+# surname particles: Van der Berg, de la Cruz, bin Laden (only between two name tokens)
+PARTICLES = frozenset("van von der den de del della di da du la le bin ibn al el ten ter dos das".split())
+PARTICLE = "(?:" + "|".join(sorted({w for p in PARTICLES for w in (p, p.capitalize(), p.upper())}, key=len, reverse=True)) + ")"
+_GAP = r"(?:[ \t]|,[ \t]?)(?:" + PARTICLE + r"[ \t](?:" + PARTICLE + r"[ \t])?)?"
+_NAME_SEQ = NAME_TOKEN + r"(?:" + _GAP + NAME_TOKEN + r"){0,3}"
 
 # Dr. Smith, Doctor John Smith, DR. J. SMITH, Mr. Smith, Ms Jones
-TITLED_NAME_RE = re.compile(r"\b" + TITLE_RE + r"[ \t]+(?P<name>" + NAME_TOKEN + r"(?:[ \t]" + NAME_TOKEN + r"){0,2})")
-TITLED_LOWER_RE = re.compile(r"\b(?:dr|doctor)\.?[ \t]+(?P<name>[a-z][a-z'\-]+(?:[ \t]+[a-z][a-z'\-]+)?)")
+TITLED_NAME_RE = re.compile(r"\b" + TITLE_RE + r"[ \t]+(?P<name>(?:" + PARTICLE + r"[ \t])?" + NAME_TOKEN
+                            + r"(?:[ \t](?:" + PARTICLE + r"[ \t](?:" + PARTICLE + r"[ \t])?)?" + NAME_TOKEN + r"){0,2})")
+TITLED_LOWER_RE = re.compile(r"\b(?:dr|doctor)\.?[ \t]+(?P<name>(?:[a-z]\.[ \t]*)?[a-z][a-z'\-]+(?:[ \t]+[a-z][a-z'\-]+)?)")
 # John Smith, MD / SMITH, JOHN M.D. / J. Smith MD / Smith, DO
 DEGREE_NAME_RE = re.compile(r"(?P<name>" + _NAME_SEQ + r")(?:(?:,[ \t]*|[ \t]+)" + DEGREES + r"|,[ \t]*" + WEAK_DEGREES + r")(?![A-Za-z])")
-DEGREE_LOWER_RE = re.compile(r"(?P<name>[a-z][a-z'\-]+(?:[ \t]+[a-z]\.?)?(?:[ \t]+[a-z][a-z'\-]+)?),?[ \t]+(?:m\.d\.|md)(?![a-z])")
+DEGREE_LOWER_RE = re.compile(r"(?P<name>[a-z][a-z'\-]+(?:[ \t]+[a-z]\.?(?=[ \t]))?(?:[ \t]+[a-z][a-z'\-]+)?),?[ \t]+(?:m\.d\.|md)(?![a-z])")
 # signed by / dictated by / discussed with / called to / attending: ...
 _TRIGGERS = (r"(?:electronically[ \t]+)?(?:signed|e-signed|signed[ \t]+out)(?:[ \t]+electronically)?[ \t]+by|dictated[ \t]+by|"
              r"read[ \t]+by|interpreted[ \t]+by|reviewed[ \t]+by|verified[ \t]+by|approved[ \t]+by|"
@@ -235,7 +244,7 @@ STRONG_TRIGGERS = re.compile(r"(?i)signed|dictated|read[ \t]+by|interpreted|veri
                              r"attending|resident|fellow|radiologist|technologist|sonographer|referring|ordering|"
                              r"patient[ \t]+name|^name$|prepared|finalized")
 TRIGGER_LOWER_RE = re.compile(r"(?i:\b(?P<trig>" + _TRIGGERS + r")[ \t]*:?[ \t]+(?:dr\.?[ \t]+)?)"
-                              r"(?P<name>[a-z][a-z'\-]+(?:[ \t]+[a-z]\.?)?(?:(?:[ \t]+|,[ \t]*)[a-z][a-z'\-]+)?)")
+                              r"(?P<name>[a-z][a-z'\-]+(?:[ \t]+[a-z]\.?(?=[ \t]))?(?:(?:[ \t]+|,[ \t]*)[a-z][a-z'\-]+)?)")
 # SMITH, JOHN (A) in capitals: the RIS/DICOM way of writing a person
 CAPS_LAST_FIRST_RE = re.compile(r"\b(?P<name>[A-Z][A-Z'\-]{1,}(?:[ \t][A-Z][A-Z'\-]+)?,[ \t]*[A-Z][A-Z'\-]{1,}(?:[ \t]+[A-Z]\.?(?![A-Za-z.]))?)(?![\w])")
 DICOM_PN_RE = re.compile(r"\b(?P<name>[A-Za-z'\-]+\^[A-Za-z'\-]+(?:\^[A-Za-z'\-.]*){0,3})")

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -43,7 +45,8 @@ class ReportDeidConfig:
     surrogates_from_keyer: bool = True
 
 
-_UNDECODABLE = re.compile(r"[\x00-\x08\x0e-\x1f\ufffd]")  # control characters, replacement char
+# control characters, U+FFFD (read with errors="replace"), lone surrogates (errors="surrogateescape")
+_UNDECODABLE = re.compile("[\x00-\x08\x0e-\x1f\ufffd\ud800-\udfff]")
 OUTPUT_COLUMNS = ("report_key", "study_key", "patient_key", "study_date", "text")
 
 
@@ -104,6 +107,18 @@ def _bad_text(text) -> str | None:
     return None
 
 
+def read_reports_extract(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a RIS report extract (CSV or Parquet) with every value as text, blanks kept as "".
+
+    Bytes that are not UTF-8 become U+FFFD instead of failing the whole file, so the row they are
+    in is quarantined as ``undecodable_text`` by :func:`deidentify_reports` and the others go on.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", encoding_errors="replace")
+
+
 def deidentify_reports(reports: pd.DataFrame, keyer: Keyer, *, header_phi: dict[str, KnownPHI] | None = None,
                        config: ReportDeidConfig = ReportDeidConfig(),
                        keep_columns: Sequence[str] = ()) -> tuple[pd.DataFrame, list[dict]]:
@@ -111,7 +126,11 @@ def deidentify_reports(reports: pd.DataFrame, keyer: Keyer, *, header_phi: dict[
 
     ``header_phi`` maps patient_id to PHI read from DICOM headers (other name forms, other IDs,
     birth date) that the RIS row lacks; without it (a reports-only run) each report is scrubbed
-    with the PHI of its own row and text. Raises ValueError when a needed column is absent.
+    with the PHI of its own row (name, patient ID, accession) and of its text (names found by
+    context are removed wherever they recur). ``keep_columns`` are copied unchanged: choose
+    PHI-free ones. An exam date that does not parse gives a null ``study_date`` (the row is kept).
+    Quarantine reasons: missing_accession, missing_patient_id, empty_report, undecodable_text,
+    duplicate_accession. Raises ValueError when a needed column is absent.
     """
     cols = [config.accession_column, config.patient_id_column, config.text_column]
     missing = [c for c in [*cols, *keep_columns] if c not in reports.columns]
@@ -119,7 +138,6 @@ def deidentify_reports(reports: pd.DataFrame, keyer: Keyer, *, header_phi: dict[
         raise ValueError(f"report extract lacks column(s) {missing}; have {list(reports.columns)}")
     scrub_cfg = config.scrub
     if config.surrogates_from_keyer and scrub_cfg.style == "fake" and not scrub_cfg.surrogate_salt:
-        from dataclasses import replace
         scrub_cfg = replace(scrub_cfg, surrogate_salt=keyer.digest("surrogate", "salt"))
 
     has_name = config.patient_name_column in reports.columns

@@ -16,8 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Literal
+
+import numpy as np
 
 from radcurate.deid import patterns as P
 from radcurate.deid.surrogates import Surrogates
@@ -70,6 +73,18 @@ class ScrubConfig:
     age_cap: int = 89
     day_first: bool = False
     surrogate_salt: bytes = b""
+
+    def __post_init__(self):
+        if self.style not in ("tag", "fake"):
+            raise ValueError(f"ScrubConfig.style must be 'tag' or 'fake', not {self.style!r}")
+        if self.dates not in ("shift", "tag"):
+            raise ValueError(f"ScrubConfig.dates must be 'shift' or 'tag', not {self.dates!r}")
+        if self.years not in ("keep", "shift", "tag"):
+            raise ValueError(f"ScrubConfig.years must be 'keep', 'shift' or 'tag', not {self.years!r}")
+        unknown = set(self.kinds) - set(KINDS)
+        if unknown:
+            raise ValueError(f"ScrubConfig.kinds has unknown kinds {sorted(unknown)}; known: {list(KINDS)}")
+        object.__setattr__(self, "kinds", frozenset(self.kinds))
 
 
 @dataclass(frozen=True)
@@ -134,7 +149,7 @@ def name_parts(name: str) -> tuple[list[str], list[str], list[str]]:
             out += parts
         return out
 
-    fam = [t for t in toks(family) if len(t) > 1 and t.lower() not in _SKIP_NAME_TOKENS]
+    fam = [t for t in toks(family) if len(t) > 1 and t.lower() not in _SKIP_NAME_TOKENS | P.PARTICLES]
     giv_all = [t for t in toks(given) if t.lower() not in _SKIP_NAME_TOKENS]
     giv = [t for t in giv_all if len(t) > 1]
     initials = sorted({t[0].upper() for t in fam + giv_all if t})
@@ -145,27 +160,34 @@ def name_parts(name: str) -> tuple[list[str], list[str], list[str]]:
 class _Known:
     tokens: dict  # lower token -> True if given name
     initials: frozenset
-    id_re: re.Pattern | None
+    id_needles: tuple  # (lower-case needle, separators ignored?) per way of writing a known ID
     other_re: re.Pattern | None
     dates: frozenset
 
 
-def _id_pattern(v: str) -> list[str]:
-    chars = [c for c in v if c.isalnum()]
+@lru_cache(maxsize=65536)
+def _id_needles(v: str) -> tuple[tuple[str, bool], ...]:
+    """Ways a known ID can be written: with any separators between its characters, or its digits
+    without leading zeros. IDs of under 3 characters ("1", "A") identify nobody and would hit every
+    such number: skipped; IDs of 3-4 characters only as written."""
+    v = v.strip()
+    chars = "".join(c for c in v if c.isalnum()).lower()
     if len(chars) < 3:
-        return [re.escape(v)] if v else []
-    alts = [r"[\s\-./]?".join(re.escape(c) for c in chars)]
+        return ()
+    if len(chars) < 5:
+        return ((v.lower(), False),)
+    out = [(chars, True)]
     digits = "".join(c for c in v if c.isdigit())
     core = digits.lstrip("0")
-    if len(core) >= 5 and core != "".join(chars):
-        alts.append(re.escape(core))
-    if digits != core and len(digits) >= 5 and digits != "".join(chars):
-        alts.append(re.escape(digits))
-    return alts
+    if len(core) >= 5 and core != chars:
+        out.append((core, True))
+    if digits != core and len(digits) >= 5 and digits != chars:
+        out.append((digits, True))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)
-def _compile_known(names: tuple, ids: tuple, other: tuple, dates: tuple) -> _Known:
+def _name_index(names: tuple) -> tuple[dict, frozenset]:
     tokens: dict[str, bool] = {}
     initials: set[str] = set()
     for n in names:
@@ -175,20 +197,27 @@ def _compile_known(names: tuple, ids: tuple, other: tuple, dates: tuple) -> _Kno
         for t in giv:
             tokens[t.lower()] = tokens.get(t.lower(), False) or t.lower() not in (x.lower() for x in fam)
         initials |= set(ini)
-    alts = [a for v in ids for a in _id_pattern(str(v).strip()) if str(v).strip()]
-    id_re = (re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(sorted(set(alts), key=len, reverse=True)) + r")(?![A-Za-z0-9])",
-                        re.IGNORECASE) if alts else None)
-    oalts = [r"\s+".join(re.escape(w) for w in str(v).split()) for v in other if str(v).strip()]
-    other_re = (re.compile(r"(?<!\w)(?:" + "|".join(sorted(set(oalts), key=len, reverse=True)) + r")(?!\w)",
-                           re.IGNORECASE) if oalts else None)
-    return _Known(tokens, frozenset(initials), id_re, other_re, frozenset(dates))
+    return tokens, frozenset(initials)
+
+
+@lru_cache(maxsize=4096)
+def _other_regex(other: tuple) -> re.Pattern | None:
+    alts = [r"\s+".join(re.escape(w) for w in str(v).split()) for v in other
+            if sum(c.isalnum() for c in str(v)) >= 3]
+    if not alts:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(sorted(set(alts), key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
 
 
 def _known(known: KnownPHI | None) -> _Known:
+    """The matching form of a KnownPHI; its parts are cached by value (a patient's names and
+    other values repeat over their reports, each accession is new but costs no compilation)."""
     if known is None:
-        return _compile_known((), (), (), ())
-    return _compile_known(tuple(str(n) for n in known.names if n), tuple(str(i) for i in known.ids if i),
-                          tuple(str(o) for o in known.other if o), tuple(known.dates))
+        return _Known({}, frozenset(), (), None, frozenset())
+    tokens, initials = _name_index(tuple(str(n) for n in known.names if n))
+    needles = tuple(dict.fromkeys(nd for i in known.ids if i for nd in _id_needles(str(i))))
+    return _Known(tokens, initials, needles, _other_regex(tuple(str(o) for o in known.other if o)),
+                  frozenset(known.dates))
 
 
 # ============================================================================ dates
@@ -283,6 +312,9 @@ def _render_date(m: re.Match, name: str, swapped: bool, new: dt.date) -> str:
 # ============================================================================ anchored scanning
 
 _DIGIT = re.compile(r"\d")
+_ID_SEP = re.compile(r"[ \t\n\r\f\v\-./]")
+_ID_SEP_CODES = np.array([ord(c) for c in " \t\n\r\f\v-./"], dtype=np.uint32)
+_TOKEN_WITH_DIGIT = re.compile(r"[A-Za-z0-9\-]*\d[A-Za-z0-9\-]*")
 _DIGIT_RUN = re.compile(r"\d+")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 _W_TITLE = frozenset("dr doctor mr mrs ms miss mister prof professor".split())
@@ -299,27 +331,72 @@ class _Scan:
     Each family's pattern is then tried only at its anchors (a keyword, a digit run, a title) instead
     of at every character, which is what makes scrubbing thousands of reports per second possible in
     pure Python. ``exhaustive`` scans every pattern over the whole text instead (the reference the
-    tests compare against; also used when lower-casing changes the text's length).
+    tests compare against).
     """
 
     def __init__(self, text: str, exhaustive: bool = False):
         self.text = text
         low = text.lower()
-        self.exhaustive = exhaustive or len(low) != len(text)
-        self.words: dict[str, list[int]] = {}
-        for m in P.WORD_RE.finditer(low):
-            self.words.setdefault(m.group(), []).append(m.start())
+        if len(low) != len(text):  # "İ" lower-cases to two characters: keep positions aligned
+            low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        self.low = low
+        self.exhaustive = exhaustive
+        self._squeezed: tuple[str, list[int]] | None = None
+        self.present = frozenset(P.WORD_RE.findall(low))
+        self._pos: dict[str, list[int]] = {}
         self.digits = [m.span() for m in _DIGIT_RUN.finditer(text)]
-        vocab = self.words.keys()
-        self.hints = frozenset(k for k, ws in P.HINT_WORDS.items() if not vocab.isdisjoint(ws))
+        present = self.present
+        self.hints = frozenset(k for k, ws in P.HINT_WORDS.items() if not present.isdisjoint(ws))
         if self.digits:
             self.hints |= {"digit"}
+
+    def find_squeezed(self, needle: str) -> list[tuple[int, int]]:
+        """Spans of ``needle`` (lower case) in the text, ignoring spaces, dashes, dots and slashes
+        between its characters, and not inside a longer run of letters or digits."""
+        if self._squeezed is None:
+            codes = np.frombuffer(self.low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            seps = np.flatnonzero(np.isin(codes, _ID_SEP_CODES))
+            # squeezed index k sits at original index k + (number of separators whose shifted
+            # position seps[i] - i is <= k)
+            self._squeezed = (_ID_SEP.sub("", self.low), (seps - np.arange(len(seps))).tolist())
+        sq, offs = self._squeezed
+        text, out, n = self.text, [], len(needle)
+        i = sq.find(needle)
+        while i >= 0:
+            start = i + bisect_right(offs, i)
+            end = i + n - 1 + bisect_right(offs, i + n - 1) + 1
+            if (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+                out.append((start, end))
+            i = sq.find(needle, i + 1)
+        return out
+
+    def find_exact(self, needle: str) -> list[tuple[int, int]]:
+        """Spans of ``needle`` (lower case) as written, not inside a longer run of letters or digits."""
+        text, low, out, n = self.text, self.low, [], len(needle)
+        i = low.find(needle)
+        while i >= 0:
+            if (i == 0 or not text[i - 1].isalnum()) and (i + n == len(text) or not text[i + n].isalnum()):
+                out.append((i, i + n))
+            i = low.find(needle, i + 1)
+        return out
+
+    def positions(self, word: str) -> list[int]:
+        """Start positions of ``word`` (lower case letters) as a whole word."""
+        pos = self._pos.get(word)
+        if pos is None:
+            pos, low, n, i = [], self.low, len(word), self.low.find(word)
+            while i >= 0:
+                if (i == 0 or not ("a" <= low[i - 1] <= "z")) and not ("a" <= low[i + n:i + n + 1] <= "z"):
+                    pos.append(i)
+                i = low.find(word, i + 1)
+            self._pos[word] = pos
+        return pos
 
     def at(self, vocab: frozenset) -> list[int]:
         """Start positions of the words of ``vocab`` (lower case) in the text."""
         out: list[int] = []
-        for w in self.words.keys() & vocab:
-            out += self.words[w]
+        for w in self.present & vocab:
+            out += self.positions(w)
         return sorted(out)
 
     def hits(self, rx: re.Pattern, anchors, back: int = 0, fwd: int = 0):
@@ -348,10 +425,6 @@ class _Scan:
                     yield m
 
 
-def _after(text: str, i: int) -> str:
-    return text[i] if i < len(text) else ""
-
-
 # ============================================================================ dates (finder)
 
 _MONTH_PATTERNS = {"mon_d_y", "d_mon_y", "mon_y", "mon_d", "d_mon"}
@@ -359,29 +432,28 @@ _WORD_LED_DATES = {"mon_d_y", "mon_y", "mon_d"}
 _DATE_RX = dict(P.DATE_PATTERNS)
 
 
-def _date_anchors(scan: _Scan, name: str) -> tuple[list[int], int, int]:
-    """Anchors (and window) for one date pattern."""
-    text = scan.text
-    if name in _WORD_LED_DATES:
-        return scan.at(P.HINT_WORDS["month"]), 0, 0
-    out = []
+def _date_anchors(scan: _Scan) -> dict[str, list[int]]:
+    """Digit-run anchors of the numeric date patterns, by the run's length and the next character."""
+    text, n = scan.text, len(scan.text)
+    a: dict[str, list[int]] = {"ymd": [], "ymd8": [], "mdy": [], "m_y": [], "d_mon_y": [], "d_mon": [], "ctx_md": []}
     for s, e in scan.digits:
-        L, nxt = e - s, _after(text, e)
-        if name == "ymd" and L == 4 and nxt in "-/.":
-            out.append(s)
-        elif name == "ymd8" and L == 8:
-            out.append(s)
-        elif name == "mdy" and L <= 2 and nxt in "/-." and nxt:
-            out.append(s)
-        elif name == "m_y" and L <= 2 and nxt in "/-" and nxt:
-            out.append(s)
-        elif name in ("d_mon_y", "d_mon") and L <= 2:
-            out.append(s)
-        elif name == "ctx_md" and L <= 2 and nxt == "/":
-            out.append(s)
-    if name == "ctx_md":
-        return out, 40, 6
-    return out, 0, 0
+        L = e - s
+        nxt = text[e] if e < n else ""
+        if L == 4 and nxt and nxt in "-/.":
+            a["ymd"].append(s)
+        elif L == 8:
+            a["ymd8"].append(s)
+        elif L <= 2:
+            if nxt and nxt in " \t-snrtSNRTjfmaodJFMAOD":  # "14 Mar", "14-MAR", "14th", "2nd", "14MAR2021"
+                a["d_mon_y"].append(s)
+            if nxt and nxt in "/-.":
+                a["mdy"].append(s)
+                if nxt != ".":
+                    a["m_y"].append(s)
+                if nxt == "/":
+                    a["ctx_md"].append(s)
+    a["d_mon"] = a["d_mon_y"]
+    return a
 
 
 def _find_dates(scan: _Scan, cfg: ScrubConfig) -> list[_Span]:
@@ -389,10 +461,14 @@ def _find_dates(scan: _Scan, cfg: ScrubConfig) -> list[_Span]:
     hints = scan.hints
     if "digit" not in hints:
         return spans
+    numeric = _date_anchors(scan)
     for name, rx in P.DATE_PATTERNS:
         if name in _MONTH_PATTERNS and "month" not in hints:
             continue
-        anchors, back, fwd = _date_anchors(scan, name)
+        if name in _WORD_LED_DATES:
+            anchors, back, fwd = scan.at(P.HINT_WORDS["month"]), 0, 0
+        else:
+            anchors, back, fwd = numeric[name], (40 if name == "ctx_md" else 0), (6 if name == "ctx_md" else 0)
         for m in scan.hits(rx, anchors, back, fwd):
             parsed = _parse_date(m, name, cfg.day_first)
             if parsed is None:
@@ -409,10 +485,11 @@ def _find_dates(scan: _Scan, cfg: ScrubConfig) -> list[_Span]:
 # ============================================================================ names
 
 _DEGREE_AT = re.compile(P.DEGREES + r"(?![A-Za-z])")
-_TOK_RE = re.compile(r"[A-Za-z][A-Za-z'\-]*\.?")
+_TOK_RE = re.compile(rf"[{P.UP}{P.LO}][{P.UP}{P.LO}'\-]*\.?")
 _WEAK_NEEDS_COLON = re.compile(r"(?i)^(?:patient|pt|name|cc|physician|provider|nurse|rn|copy[ \t]+to|pcp)$")
 
 
+@lru_cache(maxsize=65536)
 def _bare(tok: str) -> str:
     t = tok.rstrip(".")
     if t.lower().endswith("'s"):
@@ -420,6 +497,7 @@ def _bare(tok: str) -> str:
     return t
 
 
+@lru_cache(maxsize=65536)
 def _is_common(tok: str) -> bool:
     b = _bare(tok).lower()
     return b in P.NOT_NAME_WORDS or P.month_number(b) is not None
@@ -432,7 +510,8 @@ def _trim_name(text: str, start: int, end: int, from_right: bool = False) -> tup
         toks = toks[::-1]
     kept = []
     for s, e, t in toks:
-        if _is_common(t) or (s > start and _DEGREE_AT.match(text, s)):
+        initial = len(t) == 2 and t.endswith(".")  # "a." in "dr. a. patel" is no article
+        if (s > start and _DEGREE_AT.match(text, s)) or (not initial and _is_common(t)):
             break
         kept.append((s, e, t))
     if from_right:
@@ -484,7 +563,10 @@ def _context_names(scan: _Scan) -> list[tuple[int, int]]:
             trig = m.group("trig")
             colon = ":" in text[m.end("trig"):m.start("name")]
             if P.STRONG_TRIGGERS.search(trig) and (colon or trig.lower().endswith("by")):
-                add(m.start("name"), m.end("name"))
+                r = _trim_name(text, m.start("name"), m.end("name"))
+                # lower case is no sign of a name: take "john mccarthy" or a word closing the line
+                if r and (len(text[r[0]:r[1]].split()) >= 2 or re.match(r"[ \t]*(?:[,;\n]|$)", text[r[1]:])):
+                    found.append(r)
     firsts = scan.at(P.FIRST_NAMES)
     for m in scan.hits(P.CAPS_LAST_FIRST_RE, firsts, 40, 30):
         words = [_bare(w).lower() for w in re.split(r"[\s,]+", m.group("name")) if len(_bare(w)) > 1]
@@ -493,6 +575,19 @@ def _context_names(scan: _Scan) -> list[tuple[int, int]]:
     if "^" in text:
         for m in P.DICOM_PN_RE.finditer(text):
             found.append((m.start("name"), m.end("name")))
+    # a common given name, capitalised inside a sentence ("her daughter Maria called")
+    for p in firsts:
+        w = text[p:p + 1]
+        end = p + 1
+        while end < len(text) and text[end].isalpha():
+            end += 1
+        word = text[p:end]
+        low = word.lower()
+        if not (w.isupper() and word[1:].islower()) or low in P.VERY_COMMON or low in P.AMBIGUOUS_NAMES:
+            continue
+        before = text[max(0, p - 3):p].rstrip(" \t(\"'")
+        if before and before[-1] not in ".:!?\n" and low in P.FIRST_NAMES:
+            found.append((p, end))
     for m in scan.hits(_FIRST_LAST_RE, firsts):
         f, last = m.group("f"), m.group("l")
         fl = f.lower()
@@ -515,8 +610,8 @@ def _token_matches(scan: _Scan, tokens: dict) -> list[tuple[int, int, str]]:
     if scan.exhaustive:
         other = tuple(sorted(tokens, key=len, reverse=True))
     else:
-        for w in scan.words.keys() & set(simple):
-            for p in scan.words[w]:
+        for w in scan.present & set(simple):
+            for p in scan.positions(w):
                 e = p + len(w)
                 if text.startswith("'", e) and text[e + 1:e + 3].isalpha() and len(text[e + 1:e + 3]) == 2:
                     continue  # as the token regex: not "O'Brien" for "o"
@@ -549,7 +644,10 @@ def _token_regex(tokens: tuple) -> re.Pattern:
                       re.IGNORECASE)
 
 
-_NAME_GLUE = re.compile(r"^(?:[ \t]*[,^][ \t]*|[ \t]+)(?:[A-Z]\.?(?:[ \t]+|[ \t]*[,^][ \t]*))?$")
+_NAME_GLUE = re.compile(r"^(?:[ \t]*[,^][ \t]*|[ \t]+)(?:(?:[A-Z]\.?|" + P.PARTICLE + r"(?:[ \t]+" + P.PARTICLE
+                        + r")?)(?:[ \t]+|[ \t]*[,^][ \t]*))?$")
+_PARTICLES_BEFORE = re.compile(r"(?<![A-Za-z])" + P.PARTICLE + r"(?:[ \t]+" + P.PARTICLE + r")?[ \t]+$")
+_LOWER_TITLE_BEFORE = re.compile(r"\b(?:mr|mrs|ms|miss|mister|dr|doctor)\.?[ \t]+$")
 _TITLE_BEFORE = re.compile(r"\b" + P.TITLE_RE + r"[ \t]+$")
 
 
@@ -560,11 +658,11 @@ def _adjacent_known(text: str, matches: list[tuple[int, int, str]], spans: list[
         low = word.lower()
         if low not in P.VERY_COMMON and low not in P.AMBIGUOUS_NAMES and low not in P.NOT_NAME_WORDS:
             continue
-        if word.islower():
-            continue
         near = any(0 <= s0 - e <= 4 and _NAME_GLUE.match(text[e:s0]) or
                    0 <= s - e0 <= 4 and _NAME_GLUE.match(text[e0:s]) for s, e in spans)
         titled = _TITLE_BEFORE.search(text[max(0, s0 - 16):s0]) is not None
+        if not titled and word.islower():
+            titled = _LOWER_TITLE_BEFORE.search(text[max(0, s0 - 16):s0]) is not None
         if near or titled:
             out.append((s0, e0))
         elif word.isupper() and re.match(r"^(?:[ \t]*,[ \t]*|[ \t]+)[A-Z]\.?(?![A-Za-z])", text[e0:e0 + 16]):
@@ -572,7 +670,9 @@ def _adjacent_known(text: str, matches: list[tuple[int, int, str]], spans: list[
     return out
 
 
-def _merge_names(text: str, spans: list[tuple[int, int]], initials: frozenset) -> list[tuple[int, int]]:
+def _merge_names(text: str, spans: list[tuple[int, int]], initials: frozenset,
+                 given_names: frozenset = frozenset()) -> list[tuple[int, int]]:
+    """Join name parts written next to each other and take in their initials, particles and given names."""
     if not spans:
         return []
     spans = sorted(set(spans))
@@ -585,15 +685,34 @@ def _merge_names(text: str, spans: list[tuple[int, int]], initials: frozenset) -
             merged.append([s, e])
     out = []
     for s, e in merged:
-        # a preceding initial ("J. Smith") or a trailing one ("SMITH, J.")
-        pre = re.search(r"(?<![A-Za-z])([A-Z])(\.)?[ \t]+$", text[max(0, s - 4):s])
-        if pre and (pre.group(2) or (pre.group(1) in initials and pre.group(1) not in "AI")):
-            s -= len(pre.group(0))
-        post = re.match(r"^,?[ \t]*([A-Z])\.(?![A-Za-z])", text[e:e + 5])
+        # preceding initials ("J. Smith", "J.A. Smith", "JA Smith") and particles ("Van der Berg")
+        pre = _INITIALS_BEFORE.search(text, max(0, s - 10), s)
+        if pre:
+            letters = re.sub(r"[^A-Z]", "", pre.group(1))
+            if "." in pre.group(1) or (all(c in initials for c in letters) and letters not in ("A", "I")):
+                s = pre.start()
+        part = _PARTICLES_BEFORE.search(text[max(0, s - 16):s])
+        if part and not part.group(0)[0].islower():
+            s -= len(part.group(0))  # "Van der Berg": a capitalised particle belongs to the name
+        # a common given name or a nickname of the patient's ("Johnny", "Jon" for John) right before
+        given = _GIVEN_BEFORE.search(text, max(0, s - 24), s)
+        if given:
+            g = given.group(1).lower()
+            if g in P.FIRST_NAMES or any(g[:3] == n[:3] for n in given_names):
+                s = given.start()
+        # trailing initials ("SMITH, J.", "Smith JA", "smith, john a")
+        post = _INITIALS_AFTER.match(text, e)
         if post:
-            e = e + post.end()
+            letters = post.group(1).replace(".", "")
+            if "." in post.group(1) or all(c.upper() in initials for c in letters):
+                e = post.end()
         out.append((s, e))
     return out
+
+
+_INITIALS_BEFORE = re.compile(r"(?<![A-Za-z.])((?:[A-Z]\.[ \t]*){1,3}|[A-Z]{1,3}[ \t]+)$")
+_INITIALS_AFTER = re.compile(r",?[ \t]+([A-Z]\.(?:[ \t]?[A-Z]\.)?|[A-Z]{1,2}(?![A-Za-z.])|[a-z](?=[ \t]*(?:[,;.\n]|$)))")
+_GIVEN_BEFORE = re.compile(rf"(?<![A-Za-z.])([{P.UP}][{P.LO}]+)[ \t]+$")
 
 
 def _find_names(scan: _Scan, known: _Known) -> list[_Span]:
@@ -608,7 +727,8 @@ def _find_names(scan: _Scan, known: _Known) -> list[_Span]:
     matches = _token_matches(scan, tokens) if tokens else []
     base = ctx + _token_spans(text, matches)
     adj = _adjacent_known(text, matches, base)
-    all_spans = _merge_names(text, base + adj, known.initials)
+    given = frozenset(t for t, g in known.tokens.items() if g and len(t) >= 3)
+    all_spans = _merge_names(text, base + adj, known.initials, given)
     ctx_set = set(ctx)
     return [_Span(s, e, "name", _PRIO["name_ctx"] if (s, e) in ctx_set else _PRIO["name"]) for s, e in all_spans]
 
@@ -621,20 +741,22 @@ def _given_tokens(known: _Known) -> frozenset:
 
 def _digit_anchors(scan: _Scan) -> dict[str, list[int]]:
     """Digit-run anchors per family, chosen by the run's length and the character after it."""
-    text = scan.text
+    text, n = scan.text, len(scan.text)
     a: dict[str, list[int]] = {k: [] for k in ("phone0", "phone1", "phone3", "ssn", "long", "time0", "time1",
                                                 "time2", "age0", "age2", "street", "zip")}
     for s, e in scan.digits:
-        L, nxt = e - s, _after(text, e)
+        L, nxt = e - s, (text[e] if e < n else "")
         if L == 3:
-            a["phone0"].append(s - 1 if s and text[s - 1] == "(" else s)
+            if s and text[s - 1] == "(":
+                a["phone0"].append(s - 1)  # "(317) 555-0142"; "(555-867-5309)" starts at the digits
+            a["phone0"].append(s)
             if nxt in "-." and nxt:
                 a["phone1"].append(s)
             if nxt == "-":
                 a["ssn"].append(s)
             if nxt == "Y":
                 a["age2"].append(s)
-        elif L == 1 and text[s] == "1":
+        elif text[s] == "1" and (L == 1 or (L == 4 and nxt and nxt in " \t.-")):  # +1 317 ..., 1317 555 ...
             a["phone0"].append(s - 1 if s and text[s - 1] == "+" else s)
         if L in (4, 5) and s and text[s - 1] == "x":
             a["phone3"].append(s - 1)
@@ -668,9 +790,9 @@ def _find_simple(scan: _Scan, known: _Known, cfg: ScrubConfig) -> list[_Span]:
     if known.other_re is not None:
         for m in known.other_re.finditer(text):
             add(m, "other", "other")
-    if known.id_re is not None:
-        for m in known.id_re.finditer(text):
-            add(m, "id", "known_id")
+    for needle, squeezed in known.id_needles:
+        for a, b in (scan.find_squeezed(needle) if squeezed else scan.find_exact(needle)):
+            spans.append(_Span(a, b, "id", _PRIO["known_id"]))
     if "@" in text:
         ats = [i for i, c in enumerate(text) if c == "@"]
         for m in scan.hits(P.EMAIL_RE, ats, 80, 100):
@@ -754,18 +876,8 @@ def _find_simple(scan: _Scan, known: _Known, cfg: ScrubConfig) -> list[_Span]:
 
 
 def _token_starts(scan: _Scan) -> list[int]:
-    """Start of each letters-digits-hyphens token holding a digit run with letters around it."""
-    text = scan.text
-    out = []
-    for s, e in scan.digits:
-        a, b = s, e
-        while a > 0 and text[a - 1] in _TOKEN_CHARS:
-            a -= 1
-        while b < len(text) and text[b] in _TOKEN_CHARS:
-            b += 1
-        if any(c.isalpha() for c in text[a:b]) and (not out or out[-1] != a):
-            out.append(a)
-    return out
+    """Start of each letters-digits-hyphens token that holds a digit and a letter ("SN48213")."""
+    return [m.start() for m in _TOKEN_WITH_DIGIT.finditer(scan.text) if not m.group().replace("-", "").isdigit()]
 
 
 def _looks_like_id(tok: str) -> bool:
@@ -777,7 +889,7 @@ def _looks_like_id(tok: str) -> bool:
         return digits >= 6
     if P.CLINICAL_TOKEN_RE.match(tok):
         return False
-    return digits >= 4 or (len(tok) >= 6 and letters >= 2)
+    return digits >= 4
 
 
 # ============================================================================ resolve + rewrite

@@ -44,10 +44,18 @@ def forms(value: str, kind: str) -> set[str]:
     return {f for f in out if len(f) >= 4}
 
 
-def _bytes_pattern(form: str) -> re.Pattern:
-    """A planted value as a whole token: keyed hex pseudonyms and 2.25 UIDs are long digit runs in
-    which a short number (a time, an ID) can appear by chance."""
-    return re.compile(rb"(?<![0-9A-Za-z])" + re.escape(form.encode("utf-8")) + rb"(?![0-9A-Za-z])")
+def _in_bytes(form: str, data: bytes) -> bool:
+    """Is the planted value in ``data`` as a whole token? (Keyed hex pseudonyms and 2.25 UIDs are
+    long digit runs in which a short number, a time or an ID, can appear by chance.)"""
+    needle = form.encode("utf-8")
+    start = data.find(needle)
+    while start >= 0:
+        before = data[start - 1:start] if start else b""
+        after = data[start + len(needle):start + len(needle) + 1]
+        if not (before.isalnum() or after.isalnum()):
+            return True
+        start = data.find(needle, start + 1)
+    return False
 
 
 def _skip(kind: str, value: str) -> bool:
@@ -71,27 +79,39 @@ def find_leaks(out_dir: str | Path, truth_dir: str | Path) -> list[dict]:
         out_of = {src: path_of.get(k) for src, k in zip(cw.source, cw.instance_key)}
         patient_of = dict(zip(cw.source, cw.patient_key))
         by_patient: dict[str, list] = defaultdict(list)
+        by_source: dict[str, list] = defaultdict(list)
         for row in phi.itertuples():
+            by_source[row.source].append(row)
             if row.source in patient_of:
                 by_patient[patient_of[row.source]].append(row)
+        date_forms: dict[str, dict[str, tuple]] = defaultdict(dict)
+        for pk, rows in by_patient.items():
+            for r in rows:
+                if r.kind in DATE_KINDS:
+                    for f in forms(r.value, r.kind):
+                        date_forms[pk][f] = (r.kind, r.location)
         for src, rel in out_of.items():
             if rel is None:
                 continue
             data = (out_dir / "curated" / rel).read_bytes()
             pk = patient_of[src]
-            rows = [r for r in phi.itertuples() if r.source == src and r.kind not in DATE_KINDS]
-            rows += [r for r in by_patient[pk] if r.kind in DATE_KINDS]
-            for r in rows:
-                for f in forms(r.value, r.kind):
-                    if _bytes_pattern(f).search(data) or _bytes_pattern(f.upper()).search(data):
-                        leaks.append({"kind": r.kind, "location": r.location, "output": rel})
-                        break
+            needles = dict(date_forms[pk])
+            for r in by_source[src]:
+                if r.kind not in DATE_KINDS:
+                    for f in forms(r.value, r.kind):
+                        needles[f] = (r.kind, r.location)
+            found = set()
+            for f, (kind, loc) in needles.items():
+                if (kind, loc) not in found and (_in_bytes(f, data) or _in_bytes(f.upper(), data)):
+                    found.add((kind, loc))
+                    leaks.append({"kind": kind, "location": loc, "output": rel})
     non_dates = phi[~phi.kind.isin(DATE_KINDS)]
     needles = {(f.lower(), k, loc) for v, k, loc in zip(non_dates.value, non_dates.kind, non_dates.location)
                for f in forms(v, k)}
     for table in sorted((out_dir / "curated").glob("*.parquet")):
         df = pd.read_parquet(table)
-        text = df.astype(str).to_csv(index=False).lower()
+        cells = {str(v) for c in df.columns for v in df[c].astype(str).unique()}
+        text = "\n".join(sorted(cells)).lower()
         for f, kind, loc in needles:
             if f in text and re.search(r"(?<![0-9a-z])" + re.escape(f) + r"(?![0-9a-z])", text):
                 leaks.append({"kind": kind, "location": loc, "output": table.name})

@@ -1,15 +1,29 @@
 """radcurate ingest: a PACS export (DICOM tree) and a RIS extract -> PHI-zone Parquet manifests.
 
 ``run_ingest(dicom_dir, reports_file, out_dir)`` writes ``OUT/phi/instances.parquet``,
-``series.parquet``, ``studies.parquet``, ``reports.parquet`` and the stage's rows of
-``OUT/quarantine.parquet``; the schemas are in :mod:`radcurate.ingest.schemas`.
+``series.parquet``, ``studies.parquet``, ``reports.parquet`` (schemas in
+:mod:`radcurate.ingest.schemas`) and this stage's rows of ``OUT/quarantine.parquet``.
+
+Accounting: every file under ``dicom_dir`` is either one instance row or one quarantine row
+(``source`` = its path relative to ``dicom_dir``); every report row is either linked or one
+quarantine row (``source`` = its accession, or ``<file>:row N`` when it has none). A DICOMDIR
+is an index, not an instance: it is counted as a quarantine row with reason ``dicomdir`` (its
+detail says how many files it lists and how many of those are missing), and the files it lists
+are ingested like any other file, with ``in_dicomdir`` set.
+
+Quarantine reasons: ``empty_file``, ``unreadable``, ``bad_file_name``, ``not_dicom``,
+``truncated`` (header or pixel data shorter than declared), ``corrupt_header``, ``dicomdir``,
+``missing_uid`` (no SOP Instance/Series/Study UID), ``no_pixel_data`` (an "... Image Storage"
+SOP class without Pixel Data), ``duplicate_sop_instance`` (the first file by sorted path is
+kept); for reports ``missing_column``, ``malformed_row``, ``undecodable_text``,
+``missing_accession``, ``empty_report``, ``unmatched_accession``, ``unreadable_extract``.
 """
 
 from .config import REPORT_COLUMNS, IngestConfig
 from .headers import ingest_batch, read_file
 from .run import OUTPUTS, STAGE, IngestSummary, make_batches, run_ingest
 from .schemas import INSTANCE_SCHEMA, REPORT_SCHEMA, SERIES_SCHEMA, STUDY_SCHEMA
-from .walk import list_files
+from .walk import display_path, list_files
 
 __all__ = [
     "INSTANCE_SCHEMA",
@@ -21,6 +35,7 @@ __all__ = [
     "STUDY_SCHEMA",
     "IngestConfig",
     "IngestSummary",
+    "display_path",
     "ingest_batch",
     "list_files",
     "make_batches",

@@ -35,13 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="local worker processes (default: one per core; 0: read in this process)",
     )
-    p.add_argument("--batch-size", type=int, default=IngestConfig.batch_size, metavar="N", help="files per task")
+    p.add_argument(
+        "--batch-size", type=int, default=IngestConfig.batch_size, metavar="N", help="files per task"
+    )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     config = IngestConfig(batch_size=args.batch_size, show_progress=sys.stderr.isatty())
-    for path, kind, ok in ((args.dicom, "DICOM folder", os.path.isdir), (args.reports, "report extract", os.path.isfile)):
+    for path, kind, ok in (
+        (args.dicom, "DICOM folder", os.path.isdir),
+        (args.reports, "report extract", os.path.isfile),
+    ):
         if path is not None and not ok(path):
             print(f"error: {kind} not found: {path}", file=sys.stderr)
             return 2
@@ -71,7 +76,11 @@ def main(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object | None]:
-    """A client of ``scheduler``, or of a local process cluster; None for in-process work."""
+    """A client of ``scheduler``, or of a local process cluster; None for in-process work.
+
+    (``radcurate.dags.runner.open_client`` does the same for the pipeline; stages do not import
+    ``dags``, so this command keeps its own few lines.)
+    """
     if not scheduler and workers == 0:
         yield None
         return
@@ -82,7 +91,14 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object |
             yield client
         return
     n = workers or os.cpu_count() or 1
-    with LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
@@ -18,10 +19,18 @@ class IngestConfig:
 
     batch_size: int = 256
     report_encoding: str = "utf-8"
-    report_columns: Mapping[str, str] = field(
-        default_factory=lambda: {c: c for c in REPORT_COLUMNS}
-    )
+    report_columns: Mapping[str, str] = field(default_factory=lambda: {c: c for c in REPORT_COLUMNS})
     show_progress: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {self.batch_size!r}")
+        try:
+            codecs.lookup(self.report_encoding)
+        except (LookupError, TypeError):
+            raise ValueError(f"unknown report_encoding {self.report_encoding!r}") from None
+        if not isinstance(self.report_columns, Mapping):
+            raise ValueError("report_columns must map column roles to the extract's header names")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "IngestConfig":
@@ -32,7 +41,10 @@ class IngestConfig:
         if unknown:
             raise ValueError(f"unknown ingest setting(s): {', '.join(unknown)}")
         if "report_columns" in values:
-            values["report_columns"] = {**{c: c for c in REPORT_COLUMNS}, **values["report_columns"]}
+            columns = values["report_columns"]
+            if not isinstance(columns, Mapping):
+                raise ValueError("report_columns must map column roles to the extract's header names")
+            values["report_columns"] = {**{c: c for c in REPORT_COLUMNS}, **columns}
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

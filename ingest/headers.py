@@ -10,25 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
+import os
 import struct
 import warnings
 import zlib
 from datetime import date
-from typing import Any, Sequence
+from typing import Any, BinaryIO, Sequence
 
 import pyarrow as pa
 import pydicom
-from pydicom.errors import InvalidDicomError
 from pydicom.dataelem import RawDataElement
+from pydicom.errors import InvalidDicomError
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from .schemas import FILE_RESULT_SCHEMA
+from .walk import display_path
 
 MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
 PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
 LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"UT", b"UC", b"UR", b"SQ"}
 UNDEFINED = 0xFFFFFFFF
+MAP_ABOVE = 64 * 1024 * 1024  # bytes; larger files are memory-mapped instead of read whole
 
 # keyword -> (manifest column, kind of value). Kinds: "uid"/"code" ASCII strings, "text"
 # strings subject to Specific Character Set, "int" (IS), "us" (binary US), "float"/"floats" (DS),
@@ -94,6 +98,11 @@ def ingest_batch(files: Sequence[tuple[str, str]]) -> pa.Table:
 def _read_file_safely(path: str, relpath: str) -> dict[str, Any]:
     """``read_file`` with a last line of defence: one odd file never fails its whole batch."""
     try:
+        relpath.encode("utf-8")
+    except UnicodeEncodeError:  # a name that is not UTF-8 cannot be stored (nor reliably reopened)
+        row = {"path": display_path(path), "relpath": display_path(relpath), "has_pixel_data": False}
+        return _reject(row, "bad_file_name", "file name is not valid UTF-8; rename it to ingest it")
+    try:
         return read_file(path, relpath)
     except Exception as exc:
         row = {"path": path, "relpath": relpath, "has_pixel_data": False}
@@ -105,15 +114,23 @@ def read_file(path: str, relpath: str) -> dict[str, Any]:
     row: dict[str, Any] = {"path": path, "relpath": relpath, "has_pixel_data": False}
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            if size <= MAP_ABOVE:
+                return _read_bytes(row, fh.read(), fh)
+            # Large (multi-frame) files: hash and check a memory map; parse from the file itself.
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _read_bytes(row, data, fh)
     except OSError as exc:
-        return _reject(row, "unreadable", f"cannot open file ({exc.strerror or type(exc).__name__})")
+        return _reject(row, "unreadable", f"cannot read file ({exc.strerror or type(exc).__name__})")
+
+
+def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> dict[str, Any]:
     row["size"] = len(data)
-    if not data:
+    if not len(data):
         return _reject(row, "empty_file", "file has zero bytes")
     row["sha256"] = hashlib.sha256(data).hexdigest()
     try:
-        ds, end, has_meta = _parse(data)
+        ds, end, has_meta = _parse(data, fh)
     except _NotDicom as exc:
         return _reject(row, "not_dicom", str(exc))
     except (EOFError, struct.error, zlib.error) as exc:
@@ -152,20 +169,31 @@ class _NotDicom(Exception):
     """The bytes do not parse as a DICOM dataset, even with ``force=True``."""
 
 
-def _parse(data: bytes) -> tuple[pydicom.Dataset, int, bool]:
-    """Parse the header; returns the dataset, the offset where parsing stopped, has-file-meta."""
-    buf = io.BytesIO(data)
+def _parse(data: bytes | mmap.mmap, fh: BinaryIO) -> tuple[pydicom.Dataset, int, bool]:
+    """Parse the header; returns the dataset, the offset where parsing stopped, has-file-meta.
+
+    Small files are parsed from the bytes already read (no second read); mapped large ones from
+    the open file, so that only the header is read.
+    """
+
+    def source() -> BinaryIO:
+        if isinstance(data, bytes):
+            return io.BytesIO(data)
+        fh.seek(0)
+        return fh
+
+    buf = source()
     try:
         ds = pydicom.dcmread(buf, stop_before_pixels=True, specific_tags=SPECIFIC_TAGS)
         return ds, buf.tell(), True
     except InvalidDicomError:
         pass
     # No preamble/DICM prefix: files written without file meta (e.g. straight from a modality).
-    buf = io.BytesIO(data)
+    buf = source()
     try:
         ds = pydicom.dcmread(buf, stop_before_pixels=True, force=True, specific_tags=SPECIFIC_TAGS)
     except Exception as exc:
-        raise _NotDicom(f"no DICOM preamble and not a raw DICOM dataset ({type(exc).__name__})")
+        raise _NotDicom(f"no DICOM preamble and not a raw DICOM dataset ({type(exc).__name__})") from None
     # A forced parse of arbitrary bytes "succeeds" with junk elements: demand identifying UIDs.
     if not any(_value(ds, TAG_OF[k], "code") for k in ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID")):
         raise _NotDicom("no DICOM preamble and no DICOM identifiers in the data")
@@ -223,11 +251,11 @@ def _pixel_extent(data: bytes, pos: int, implicit: bool, little: bool) -> dict[s
     return {**extent, "has_pixel_data": fragments > 1, "pixel_data_length": -1}
 
 
-def _deflated_pixel_extent(data: bytes) -> dict[str, Any]:
+def _deflated_pixel_extent(data: bytes | mmap.mmap) -> dict[str, Any]:
     """Deflated files hide the pixel element inside the zlib stream: inflate and look (rare)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(io.BytesIO(data), specific_tags=["PixelData"], defer_size=64)
+        ds = pydicom.dcmread(io.BytesIO(bytes(data)), specific_tags=["PixelData"], defer_size=64)
     return {"has_pixel_data": "PixelData" in ds}
 
 

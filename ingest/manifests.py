@@ -92,7 +92,9 @@ def _rollup(instances: pa.Table, key: str, first: list[str], schema: pa.Schema) 
     columns["n_instances"] = grouped.column("sop_instance_uid_count")
     if key == "study_uid":
         modalities = grouped.column("modality_distinct").to_pylist()
-        columns["modalities"] = pa.array([sorted(m for m in ms if m) for ms in modalities], pa.list_(pa.string()))
+        columns["modalities"] = pa.array(
+            [sorted(m for m in ms if m) for ms in modalities], pa.list_(pa.string())
+        )
         columns["n_series"] = grouped.column("series_uid_count_distinct")
     table = pa.table({f.name: columns[f.name] for f in schema}).cast(schema)
     return table.sort_by(key)

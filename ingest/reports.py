@@ -51,10 +51,14 @@ def read_reports(
     out = ReportRead()
     try:
         header, records = _read_records(path, config)
-    except (OSError, ValueError, pa.ArrowException) as exc:
+    except (OSError, ValueError, csv.Error, pa.ArrowException) as exc:
         out.n_in = 1  # the extract itself is the one record that could not be read
         out.quarantine.append(
-            {"source": path.name, "reason": "unreadable_extract", "detail": f"cannot read extract ({type(exc).__name__})"}
+            {
+                "source": path.name,
+                "reason": "unreadable_extract",
+                "detail": f"cannot read extract ({type(exc).__name__})",
+            }
         )
         return out
     names = {key: config.report_columns.get(key, key) for key in REQUIRED + OPTIONAL}
@@ -65,12 +69,20 @@ def read_reports(
         source = f"{path.name}:row {number}"
         if missing:
             out.quarantine.append(
-                {"source": source, "reason": "missing_column", "detail": f"extract has no column {', '.join(missing)}"}
+                {
+                    "source": source,
+                    "reason": "missing_column",
+                    "detail": f"extract has no column {', '.join(missing)}",
+                }
             )
             continue
         if len(fields) != len(header):
             out.quarantine.append(
-                {"source": source, "reason": "malformed_row", "detail": f"{len(fields)} fields, header has {len(header)}"}
+                {
+                    "source": source,
+                    "reason": "malformed_row",
+                    "detail": f"{len(fields)} fields, header has {len(header)}",
+                }
             )
             continue
         try:
@@ -86,15 +98,23 @@ def read_reports(
         accession = (values.get("accession") or "").strip()
         text = values.get("report_text") or ""
         if not accession:
-            out.quarantine.append({"source": source, "reason": "missing_accession", "detail": "empty accession"})
+            out.quarantine.append(
+                {"source": source, "reason": "missing_accession", "detail": "empty accession"}
+            )
             continue
         if not text.strip():
-            out.quarantine.append({"source": accession, "reason": "empty_report", "detail": "report text is empty"})
+            out.quarantine.append(
+                {"source": accession, "reason": "empty_report", "detail": "report text is empty"}
+            )
             continue
         link = accession_to_study.get(accession)
         if link is None:
             out.quarantine.append(
-                {"source": accession, "reason": "unmatched_accession", "detail": "no ingested study has this accession"}
+                {
+                    "source": accession,
+                    "reason": "unmatched_accession",
+                    "detail": "no ingested study has this accession",
+                }
             )
             continue
         study_uid, study_patient = link
@@ -109,7 +129,9 @@ def read_reports(
                 "exam_date": parse_iso_date(values.get("exam_date")),
                 "report_text": text,
                 "study_uid": study_uid,
-                "patient_id_matches": None if patient_id is None or study_patient is None else patient_id == study_patient,
+                "patient_id_matches": None
+                if patient_id is None or study_patient is None
+                else patient_id == study_patient,
             }
         )
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -152,7 +153,11 @@ def _read_batches(batches: list, client: Any, show_progress: bool) -> pa.Table:
             batches = tqdm(batches, desc="ingest: reading headers", unit="batch")
         tables = [ingest_batch(b) for b in batches]
     else:
-        futures = client.map(ingest_batch, batches, key=[f"ingest-batch-{i}" for i in range(len(batches))], pure=False)
+        # Keys unique per run: a key reused while an earlier run's result is still held would
+        # hand back that stale result.
+        run = uuid.uuid4().hex[:8]
+        keys = [f"ingest-batch-{run}-{i}" for i in range(len(batches))]
+        futures = client.map(ingest_batch, batches, key=keys, pure=False)
         if show_progress:
             from distributed import progress
 

@@ -32,6 +32,11 @@ def list_files(root: str | os.PathLike, exclude: str | os.PathLike | None = None
     return sorted(found)
 
 
+def display_path(path: str) -> str:
+    """A path as it can be stored and shown: bytes of a non-UTF-8 file name become U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
 class DicomdirListing:
     """Files one DICOMDIR references (relative to the tree root) and how many are missing."""

@@ -10,7 +10,7 @@ from .evaluate import LabelEvaluation, evaluate_labels
 from .functions import all_votes, negation_marked_tokens, rule_votes
 from .label_model import DawidSkene
 from .pipeline import read_mined, run_labeling
-from .review import (ImportResult, export_review, import_review, load_reviewed, read_reviewed,
+from .review import (ImportResult, evidence_patterns, export_review, import_review, load_reviewed, read_reviewed,
                      review_priority, select_for_review)
 
 __all__ = [
@@ -18,5 +18,5 @@ __all__ = [
     "CHESTXRAY14", "CHEXPERT", "DEFAULT_POLICIES", "VOCABULARIES", "ClassifierConfig",
     "LabelingConfig", "LabelEvaluation", "evaluate_labels", "all_votes", "negation_marked_tokens",
     "rule_votes", "DawidSkene", "read_mined", "run_labeling", "ImportResult", "export_review",
-    "import_review", "load_reviewed", "read_reviewed", "review_priority", "select_for_review",
+    "import_review", "evidence_patterns", "load_reviewed", "read_reviewed", "review_priority", "select_for_review",
 ]

@@ -130,9 +130,9 @@ def _label_one_finding(ids: pd.Index, vocab: str, finding: str, v: pd.DataFrame,
     if is_reviewed.any():
         rows = np.flatnonzero(~np.isnan(known))
         # The classifier starts from what the rules decided: present needs a present vote, so
-        # reports with uncertain evidence only start below the threshold, at the band's edge.
+        # reports with uncertain evidence only start at most at ``uncertain_min``.
         said_present = (codes == 1).any(axis=1)
-        start = np.where(said_present, p, np.minimum(p, config.uncertain_band[0]))
+        start = np.where(said_present, p, np.minimum(p, config.uncertain_min))
         scores = classifier_scores(features, all_rule_votes, ids, vocab, finding, rows,
                                    known[rows].astype(int), _logit(start), config)
         if scores is not None:
@@ -169,17 +169,20 @@ def _decide(p: np.ndarray, codes: np.ndarray, lfs: list[str], config: LabelingCo
     """Value per report from the probability and the evidence (before the uncertainty policy).
 
     1 needs p ≥ threshold and a function voting present (the rules, or the classifier once it
-    learned from reviewed reports); p ≥ threshold on uncertain evidence alone, or p in the
-    uncertain band with an uncertain vote, is -1; other mentioned findings are 0, and findings
-    no rule spoke about are null.
+    learned from reviewed reports); an uncertain vote otherwise gives -1 (unless the reviewed-
+    trained classifier puts p below ``uncertain_min``); other mentioned findings are 0, and
+    findings no rule mentioned are null.
     """
     rule = codes[:, [i for i, lf in enumerate(lfs) if lf in RULE_FUNCTIONS]]
-    mentioned = (rule != 0).any(axis=1)
+    # a report-wide normal statement does not mention the finding (CheXpert keeps those blank)
+    mentioned = (codes[:, [i for i, lf in enumerate(lfs)
+                           if lf in RULE_FUNCTIONS and lf != "normal_statement"]] != 0).any(axis=1)
     said_present = (rule == 1).any(axis=1) | (learned & (p >= config.threshold))
     said_uncertain = (rule == 3).any(axis=1)
-    lo, _ = config.uncertain_band
+    lo = config.uncertain_min
     value = np.where(mentioned, 0.0, np.nan)
-    value[(p >= lo) & said_uncertain] = -1.0
+    # uncertain evidence stays -1 unless a model that learned from reviewed reports rules it out
+    value[said_uncertain & ((p >= lo) | (not learned))] = -1.0
     value[(p >= config.threshold) & said_uncertain & ~said_present] = -1.0
     value[(p >= config.threshold) & said_present] = 1.0
     return value

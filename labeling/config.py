@@ -37,7 +37,7 @@ class ClassifierConfig:
 
     ngram_range: tuple[int, int] = (1, 2)
     min_df: int = 2
-    C: float = 1.0  # inverse L2 strength on the corrections
+    C: float = 1000.0  # inverse L2 strength on the corrections (per report, see OffsetLogistic)
     min_reviewed: int = 20  # abstain for a finding with fewer reviewed reports
     folds: int = 5  # out-of-fold scores on reviewed reports keep the reported accuracy honest
 
@@ -50,7 +50,7 @@ class LabelingConfig:
     policies: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
     default_policy: str = "u_ignore"
     threshold: float = 0.5  # probability of present at which a study is labelled positive
-    uncertain_band: tuple[float, float] = (0.2, 0.5)  # below threshold, with an uncertain vote: -1
+    uncertain_min: float = 0.2  # with an uncertain vote and p at least this: -1 (not 0)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     topic_min_reviewed: int = 10  # reviewed reports a topic needs before it votes
     mass_min_mm: float = 30.0  # a stated lesion this long is a Mass, shorter a Nodule

@@ -64,7 +64,7 @@ def positive_matrix(table: pd.DataFrame, ids: pd.Index, findings: list[str],
         wide = t.drop_duplicates("report_id").set_index("report_id")
         wide = wide[[f for f in findings if f in wide.columns]].apply(
             pd.to_numeric, errors="coerce") == 1
-    wide = wide.reindex(index=ids, columns=findings)
+    wide = wide.reindex(index=ids, columns=findings).astype("boolean")
     return wide.fillna(False).to_numpy(dtype=bool)
 
 
@@ -115,7 +115,9 @@ def evaluate_labels(gold: pd.DataFrame, pred: pd.DataFrame, *, vocabulary: str =
     mp, mr, mf = _scores(TP.sum(), FP.sum(), FN.sum())
     bmp, bmr, bmf = _scores(btp.sum(1), bfp.sum(1), bfn.sum(1))
     occurs = G.sum(0) > 0
-    macro = [np.nanmean(x[occurs]) if occurs.any() else np.nan for x in (p, r, f)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no finding predicted: P undefined
+        macro = [np.nanmean(x[occurs]) if occurs.any() else np.nan for x in (p, r, f)]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a resample may lack a finding
         bmacro = [np.nanmean(x[:, occurs], axis=1) for x in (bp, br, bf)]

@@ -40,7 +40,9 @@ def review_priority(labels: pd.DataFrame, votes: pd.DataFrame, disagreement_weig
     p = labels["probability"].clip(1e-9, 1 - 1e-9).to_numpy()
     ent = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     entropy = pd.Series(ent, index=labels["report_id"].values).groupby(level=0).sum()
-    v = votes[votes["lf"] != "text_classifier"]
+    # the report-wide normal statement disagrees with every finding a normal report mentions
+    # in passing; it is left out of disagreement
+    v = votes[~votes["lf"].isin(("text_classifier", "normal_statement"))]
     g = v.groupby(["report_id", "vocabulary", "finding"])["vote"].agg(["min", "max"])
     # disagreement: one function says present while another says absent, or any is uncertain
     split = ((g["max"] == 1) & (g["min"] == 0)) | (g["min"] == -1)
@@ -51,28 +53,87 @@ def review_priority(labels: pd.DataFrame, votes: pd.DataFrame, disagreement_weig
     return out.reset_index()
 
 
+def evidence_patterns(votes: pd.DataFrame) -> pd.DataFrame:
+    """Per report, the evidence patterns it shows: finding + how each rule voted, for findings
+    with present or uncertain evidence (negative-only findings are everywhere and teach little).
+    """
+    v = votes[votes["lf"].isin(("miner_label", "impression_mentions", "findings_mentions",
+                                "measurement_size"))]
+    if v.empty:
+        return pd.DataFrame(columns=["report_id", "pattern"])
+    v = v.sort_values("lf")
+    g = v.groupby(["report_id", "finding"], sort=False)
+    sig = g.apply(lambda x: ",".join(f"{a}={b}" for a, b in zip(x["lf"], x["vote"])),
+                  include_groups=False)
+    interesting = g["vote"].max() == 1
+    interesting |= g["vote"].min() == -1
+    sig = sig[interesting.reindex(sig.index, fill_value=False)]
+    out = sig.reset_index(name="sig")
+    out["pattern"] = out["finding"] + "|" + out["sig"]
+    return out[["report_id", "pattern"]]
+
+
 def select_for_review(priority: pd.DataFrame, n: int, *, topics: pd.DataFrame | None = None,
-                      exclude: Iterable[str] = (), seed: int = 0) -> list[str]:
+                      patterns: pd.DataFrame | None = None, exclude: Iterable[str] = (),
+                      seed: int = 0, novelty_weight: float = 1.0, explore: float = 0.0
+                      ) -> list[str]:
     """The ``n`` report ids to review: highest priority first, taken round-robin over topics.
 
-    Ties are broken by a seeded shuffle, so the same inputs and seed give the same batch.
+    With ``patterns`` (see `evidence_patterns`), a report also scores, for each of its patterns,
+    ``novelty_weight`` × log(1 + reports sharing it) / (1 + reviews of it so far), updated as the
+    batch fills: the batch covers the common ways the rules fire before asking twice about the
+    same one — one reviewed example exposes a systematic rule error shared by many reports.
+    A share ``explore`` of the batch is drawn at random (seeded). Ties are broken by a seeded
+    shuffle.
     """
-    pr = priority[~priority["report_id"].isin(set(exclude))].copy()
+    exclude = set(exclude)
+    pr = priority[~priority["report_id"].isin(exclude)].copy()
     rng = np.random.default_rng(seed)
-    pr["_tie"] = rng.random(len(pr))
+    pr["_tie"] = rng.random(len(pr)) * 1e-6
     if topics is not None and "dominant_topic" in topics.columns and len(topics):
         dom = normalize_mined({"t": topics})["t"].drop_duplicates("report_id")
         pr["_stratum"] = pr["report_id"].map(dom.set_index("report_id")["dominant_topic"])
     else:
         pr["_stratum"] = 0
-    pr["_stratum"] = pr["_stratum"].fillna(-1)
-    pr = pr.sort_values(["priority", "_tie"], ascending=False)
-    queues = [list(g["report_id"]) for _, g in pr.groupby("_stratum", sort=False)]
+    pr["_stratum"] = pr["_stratum"].astype(object).where(pr["_stratum"].notna(), -1)
+    base = dict(zip(pr["report_id"], pr["priority"] + pr["_tie"]))
+    by_report: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    size: dict[str, int] = {}
+    if patterns is not None and len(patterns):
+        for rid, pat in zip(patterns["report_id"], patterns["pattern"]):
+            if rid in exclude:
+                counts[pat] = counts.get(pat, 0) + 1
+            elif rid in base:
+                by_report.setdefault(rid, []).append(pat)
+                size[pat] = size.get(pat, 0) + 1
+
+    def score(rid: str) -> float:
+        return base[rid] + novelty_weight * sum(np.log1p(size[p]) / (1 + counts.get(p, 0))
+                                                for p in by_report.get(rid, ()))
+
+    strata = {k: list(g["report_id"]) for k, g in pr.groupby("_stratum", sort=False)}
+    order = sorted(strata, key=lambda k: -max(base[r] for r in strata[k]))
     chosen: list[str] = []
-    while len(chosen) < n and any(queues):
-        for q in queues:  # strata in order of their best report
-            if q and len(chosen) < n:
-                chosen.append(q.pop(0))
+    n_explore = min(int(round(explore * n)), len(pr))
+    if n_explore:
+        # a share drawn at random keeps the classifier's view of the whole collection: errors
+        # the rules are silent about (missed findings) show no uncertainty to rank by
+        for rid in rng.choice(pr["report_id"].to_numpy(), n_explore, replace=False):
+            strata[pr.loc[pr["report_id"] == rid, "_stratum"].iloc[0]].remove(rid)
+            chosen.append(str(rid))
+            for pat in by_report.get(rid, ()):
+                counts[pat] = counts.get(pat, 0) + 1
+    while len(chosen) < n and any(strata.values()):
+        for k in order:  # strata in order of their best report
+            pool = strata[k]
+            if not pool or len(chosen) >= n:
+                continue
+            best = max(pool, key=score)
+            pool.remove(best)
+            chosen.append(best)
+            for pat in by_report.get(best, ()):
+                counts[pat] = counts.get(pat, 0) + 1
     return chosen
 
 
@@ -94,18 +155,20 @@ def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 
 def _highlighted_text(report: pd.Series, mentions: pd.DataFrame) -> str:
-    """Report text by section with its mention spans marked (offsets are per section text)."""
-    sections = [c for c in TEXT_SECTIONS if c in report.index and isinstance(report[c], str)]
-    if sections:
-        parts = []
-        for sec in sections:
-            m = mentions[mentions["section"] == sec] if len(mentions) else mentions
-            spans = zip(m["char_start"], m["char_end"]) if len(m) else ()
-            parts.append(f"{sec.upper()}: {highlight(report[sec], spans)}")
-        return "\n".join(parts)
-    text = str(report.get("text", "") or "")
-    spans = zip(mentions["char_start"], mentions["char_end"]) if len(mentions) else ()
-    return highlight(text, spans)
+    """The report text with its mention spans marked.
+
+    Offsets are into the text the miner read: the ``text`` column, or the section columns
+    (FINDINGS, IMPRESSION) joined by a blank line, as `radcurate mine` composes them.
+    """
+    if isinstance(report.get("text"), str):
+        text = report["text"]
+    else:
+        text = "\n\n".join(str(report[c]).strip() for c in TEXT_SECTIONS
+                            if c in report.index and isinstance(report[c], str) and report[c].strip())
+    if not len(mentions):
+        return text
+    s_col, e_col = ("char_start", "char_end") if "char_start" in mentions.columns else ("start", "end")
+    return highlight(text, zip(mentions[s_col], mentions[e_col]))
 
 
 def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
@@ -123,7 +186,8 @@ def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
     labels, votes = label_with_votes(mined, reviewed, config)
     done = set(labels.loc[labels["reviewed"], "report_id"])
     priority = review_priority(labels, votes)
-    ids = select_for_review(priority, n, topics=mined.get("topics"), exclude=done, seed=seed)
+    ids = select_for_review(priority, n, topics=mined.get("topics"),
+                            patterns=evidence_patterns(votes), exclude=done, seed=seed)
     rows = review_rows(mined, labels, priority, ids, config)
     out = Path(out)
     tmp = atomic_path(out)

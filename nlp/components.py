@@ -21,7 +21,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from .assertion import DEFAULT_RULES, Assertion, assert_target, load_rules, mention_value
-from .lexicon import DEFAULT_LEXICON, load_lexicon, variants
+from .lexicon import DEFAULT_LEXICON, LexiconError, load_lexicon, variants
 from .sections import section_spans
 from .sentences import sentence_spans
 
@@ -30,12 +30,13 @@ for _name in ("preset_sections", "sections", "sentences", "mentions", "text"):
         Doc.set_extension(_name, default=None)
 
 
-def _text(doc: Doc) -> str:
+def _text(ext, doc: Doc) -> str:
     """The Doc's text, read once (Doc.text rebuilds the string from tokens on every access)."""
-    text = doc._.text
+    text = ext.text
     if text is None:
-        doc._.text = text = doc.text
+        ext.text = text = doc.text
     return text
+# Note: every `doc._` access builds a new accessor object, so components take it once.
 
 
 @dataclass
@@ -62,9 +63,10 @@ def make_sections(nlp: Language, name: str):
 
 class _Sections:
     def __call__(self, doc: Doc) -> Doc:
-        text = _text(doc)
-        preset = doc._.preset_sections
-        doc._.sections = list(preset) if preset is not None else section_spans(text)
+        ext = doc._
+        text = _text(ext, doc)
+        preset = ext.preset_sections
+        ext.sections = list(preset) if preset is not None else section_spans(text)
         return doc
 
 
@@ -76,11 +78,12 @@ def make_sentences(nlp: Language, name: str):
 
 class _Sentences:
     def __call__(self, doc: Doc) -> Doc:
-        text = _text(doc)
-        sections = doc._.sections if doc._.sections is not None else [("body", 0, len(text))]
+        ext = doc._
+        text = _text(ext, doc)
+        sections = ext.sections if ext.sections is not None else [("body", 0, len(text))]
         sentences = [(s, e, i) for i, (_, start, end) in enumerate(sections)
                      for s, e in sentence_spans(text, start, end)]
-        doc._.sentences = sentences
+        ext.sentences = sentences
         if len(doc):
             # One vectorised write: setting token.is_sent_start one by one rescans the Doc each time.
             starts = doc.to_array("IDX").tolist()
@@ -123,19 +126,22 @@ class _Findings:
         for form, key in phrase_keys.items():
             self.phrases.add(key, [nlp.make_doc(form)])
         for key, pattern in pattern_keys.values():
-            self.matcher.add(key, _expand_first(pattern), greedy="LONGEST")
+            try:
+                self.matcher.add(key, _expand_first(pattern), greedy="LONGEST")
+            except (ValueError, KeyError, TypeError) as exc:  # spaCy rejects the pattern's shape
+                raise LexiconError(f"invalid token pattern {pattern!r}: {str(exc).splitlines()[0]}") from None
 
     def __call__(self, doc: Doc) -> Doc:
-        text = _text(doc)
-        sentences = doc._.sentences or []
+        ext = doc._
+        text = _text(ext, doc)
+        sentences = ext.sentences or []
         sent_starts = [s for s, _, _ in sentences]
-        sections = doc._.sections or []
+        sections = ext.sections or []
         strings = doc.vocab.strings
         found: dict[tuple[str, str, str], list[tuple[int, int, int, int]]] = {}
         matches = list(self.phrases(doc)) + list(self.matcher(doc))
-        if matches:
-            idx = doc.to_array("IDX").tolist()
-            idx.append(len(text))
+        idx = doc.to_array("IDX").tolist()
+        idx.append(len(text))
         for match_id, ts, te in matches:
             cs, ce = idx[ts], idx[te]
             while ce > cs and text[ce - 1].isspace():
@@ -156,7 +162,7 @@ class _Findings:
             for h in hits:
                 if kept and any(x[0] <= h[0] and h[1] <= x[1] for x in kept):
                     continue  # inside a longer mention of the same finding
-                if excluded and any(x[0] < h[1] and h[0] < x[1] for x in excluded):
+                if kind == "mention" and excluded and any(x[0] < h[1] and h[0] < x[1] for x in excluded):
                     continue  # "pericardial effusion" is not a pleural effusion
                 kept.append(h)
             for cs, ce, ts, te in kept:
@@ -166,7 +172,7 @@ class _Findings:
                 if kind == "mention":
                     spans.append(Span(doc, ts, te, label=finding, kb_id=vocab))
         mentions.sort(key=lambda m: (m.start, m.vocabulary, m.finding))
-        doc._.mentions = mentions
+        ext.mentions = mentions
         doc.spans["findings"] = spans
         return doc
 
@@ -198,15 +204,17 @@ class _Assert:
         self.hedged_positive = hedged_positive
 
     def __call__(self, doc: Doc) -> Doc:
-        text = _text(doc)
+        ext = doc._
+        text = _text(ext, doc)
+        sentences = ext.sentences
         cache: dict[int, tuple[str, list]] = {}
-        for m in doc._.mentions or []:
+        for m in ext.mentions or []:
             if m.kind == "normal":
                 m.assertion = Assertion(negated=True, trigger=m.text.lower(),
                                         rule_id=f"normal:{m.vocabulary}/{m.finding}")
                 m.value = 0
                 continue
-            s, e, _ = doc._.sentences[m.sentence_index]
+            s, e, _ = sentences[m.sentence_index]
             if m.sentence_index not in cache:
                 lower = text[s:e].lower()
                 cache[m.sentence_index] = (lower, self.rules.find(lower))

@@ -12,13 +12,14 @@ loaded and only used to infer topics for the given reports (new reports get the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from radcurate.nlp.measurements import MEASUREMENTS_SCHEMA, measurements_table
-from radcurate.nlp.recist import RECIST_SCHEMA, RecistConfig, recist_table, states_resolution
+from radcurate.nlp.measurements import MEASUREMENTS_SCHEMA, compose_report, measurements_table
+from radcurate.nlp.recist import NOT_THIS_STUDY, RECIST_SCHEMA, RecistConfig, recist_table, states_resolution
 from radcurate.nlp.sections import section_spans
 from radcurate.nlp.topics import TOPIC_TERMS_SCHEMA, TOPICS_SCHEMA, TopicConfig, TopicModel, fit_topics
 
@@ -39,12 +40,13 @@ class ExtrasConfig:
     refit_topics: bool = False
 
 
-def topic_text(text, sections: tuple[str, ...] = ("findings", "impression")) -> str:
+def topic_text(text, wanted_sections: tuple[str, ...] = ("findings", "impression"),
+               spans: list[tuple[str, int, int]] | None = None) -> str:
     """Findings and impression of a report (the header-less body when it has neither)."""
     if not isinstance(text, str):
         return ""
-    spans = section_spans(text)
-    wanted = [text[s:e] for name, s, e in spans if name in sections]
+    spans = section_spans(text) if spans is None else spans
+    wanted = [text[s:e] for name, s, e in spans if name in wanted_sections]
     if wanted:
         return "\n".join(wanted)
     return "\n".join(text[s:e] for name, s, e in spans if name == "body")
@@ -54,22 +56,26 @@ def _empty(schema) -> pd.DataFrame:
     return schema.empty_table().to_pandas()
 
 
-def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str, *,
+def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str | Sequence[str], *,
                 patient_column: str | None = None, date_column: str | None = None,
                 modality_column: str | None = None, topics: bool = True,
                 topic_model_dir: str | Path | None = None,
                 config: ExtrasConfig = ExtrasConfig()) -> dict[str, pd.DataFrame]:
     """Tables 'measurements', 'recist' (with patient and date columns), 'topics' and 'topic_terms'.
 
-    Raises ValueError when a named column is missing. Too little text for topics gives empty topic
-    tables and a warning, never an exception.
+    `text_column` may name several columns (findings, impression, ...), composed as the finding
+    miner composes them. Without `modality_column`, RECIST time points are the reports that state
+    a lesion size or a lesion's resolution. Raises ValueError when a named column is missing.
+    Too little text for topics gives empty topic tables and a warning, never an exception.
     """
-    needed = [c for c in (id_column, text_column, patient_column, date_column, modality_column) if c]
+    columns = [text_column] if isinstance(text_column, str) else list(text_column)
+    needed = [c for c in (id_column, *columns, patient_column, date_column, modality_column) if c]
     missing = [c for c in needed if c not in reports.columns]
     if missing:
         raise ValueError(f"report table lacks column(s) {', '.join(missing)}")
+    composed = [compose_report(values, columns) for values in zip(*(reports[c] for c in columns))]
     out: dict[str, pd.DataFrame] = {}
-    out["measurements"] = measurements_table(reports, id_column, text_column)
+    out["measurements"] = measurements_table(reports, id_column, columns)
     if patient_column and date_column:
         studies = pd.DataFrame({"report_id": reports[id_column].astype(str),
                                 "patient_id": reports[patient_column].astype(str),
@@ -77,19 +83,20 @@ def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str, *,
         if modality_column:
             studies["modality"] = reports[modality_column].astype(str)
         else:  # time points: reports that state a lesion size or a lesion's resolution
-            measured = set(out["measurements"].loc[out["measurements"]["kind"].isin(["lesion", "lymph_node"]),
-                                                   "report_id"])
+            m = out["measurements"]
+            measured = set(m.loc[m["kind"].isin(["lesion", "lymph_node"]) & ~m["section"].isin(NOT_THIS_STUDY),
+                                 "report_id"])
             studies["evaluable"] = [rid in measured or states_resolution(text)
-                                    for rid, text in zip(studies["report_id"], reports[text_column])]
+                                    for rid, (text, _) in zip(studies["report_id"], composed)]
         out["recist"] = recist_table(out["measurements"], studies, config.recist)
     if topics:
-        out["topics"], out["topic_terms"] = _topics(reports, id_column, text_column, topic_model_dir, config)
+        texts = pd.Series([topic_text(text, config.topic_sections, spans) for text, spans in composed],
+                          index=reports[id_column].astype(str).to_numpy())
+        out["topics"], out["topic_terms"] = _topics(texts, topic_model_dir, config)
     return out
 
 
-def _topics(reports, id_column, text_column, model_dir, config: ExtrasConfig):
-    texts = pd.Series([topic_text(t, config.topic_sections) for t in reports[text_column]],
-                      index=reports[id_column].astype(str).to_numpy())
+def _topics(texts: pd.Series, model_dir, config: ExtrasConfig):
     model = None
     if model_dir is not None and (Path(model_dir) / "config.json").exists() and not config.refit_topics:
         model = TopicModel.load(model_dir)

@@ -41,9 +41,15 @@ def resolve(values: Iterable[tuple[str, int]]) -> int | None:
 
 
 def report_labels(mentions: Sequence, report_ids: Sequence[str], vocabularies: dict[str, list[str]],
-                  ignore_sections: Iterable[str], no_finding_blocked_by_uncertain: bool = False) -> pd.DataFrame:
-    """Long label table (report_id, vocabulary, finding, value) from `(report_id, Mention)` pairs."""
+                  ignore_sections: Iterable[str], no_finding_blocked_by_uncertain: bool = False,
+                  implications: dict[str, dict[str, set[str]]] | None = None) -> pd.DataFrame:
+    """Long label table (report_id, vocabulary, finding, value) from `(report_id, Mention)` pairs.
+
+    `implications` (from the lexicon's `implied_by`) make a finding positive when a finding that
+    implies it is positive; a negative child says nothing about its parent.
+    """
     ignore = set(ignore_sections)
+    implications = implications or {}
     by_key: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
     for report_id, m in mentions:
         if m.value is None or m.section in ignore:
@@ -53,6 +59,9 @@ def report_labels(mentions: Sequence, report_ids: Sequence[str], vocabularies: d
     for rid in report_ids:
         for vocab, findings in vocabularies.items():
             values = {f: resolve(by_key.get((rid, vocab, f), ())) for f in findings if f != "No Finding"}
+            for parent, children in implications.get(vocab, {}).items():
+                if values.get(parent) != 1 and any(values.get(c) == 1 for c in children):
+                    values[parent] = 1
             if vocab == "chexpert":
                 blocking = {1, -1} if no_finding_blocked_by_uncertain else {1}
                 values["No Finding"] = 0 if any(v in blocking for f, v in values.items()

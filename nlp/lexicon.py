@@ -37,6 +37,7 @@ class FindingEntry:
     exclude: tuple[str, ...] = ()
     normal: tuple[str, ...] = ()
     normal_patterns: tuple = ()
+    implied_by: tuple[str, ...] = ()  # findings whose positive label makes this one positive
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,21 @@ class Lexicon:
         """Vocabulary name -> finding names (CheXpert's derived "No Finding" included)."""
         out: dict[str, list[str]] = {}
         for e in self.entries:
-            out.setdefault(e.vocabulary, []).append(e.name)
+            names = out.setdefault(e.vocabulary, [])
+            if e.name not in names:
+                names.append(e.name)
         if "chexpert" in out and "No Finding" not in out["chexpert"]:
             out["chexpert"].insert(0, "No Finding")
+        return out
+
+
+    @property
+    def implications(self) -> dict[str, dict[str, set[str]]]:
+        """Vocabulary -> finding -> the findings that imply it (positive-only propagation)."""
+        out: dict[str, dict[str, set[str]]] = {}
+        for e in self.entries:
+            if e.implied_by:
+                out.setdefault(e.vocabulary, {}).setdefault(e.name, set()).update(e.implied_by)
         return out
 
 
@@ -116,16 +129,21 @@ def _entry(vocabulary: str, name: str, spec, path: Path) -> FindingEntry:
         return tuple(values)
 
     entry = FindingEntry(vocabulary, str(name), strings("phrases"), patterns("patterns"), strings("exclude"),
-                         strings("normal"), patterns("normal_patterns"))
-    if not entry.phrases and not entry.patterns:
-        raise LexiconError(f"{path}: finding '{name}' has no phrases or patterns")
+                         strings("normal"), patterns("normal_patterns"), strings("implied_by"))
+    if not (entry.phrases or entry.patterns or entry.normal or entry.normal_patterns or entry.implied_by):
+        raise LexiconError(f"{path}: finding '{name}' has no phrases, patterns or implied_by")
     return entry
 
 
 def load_lexicon(path: str | Path = DEFAULT_LEXICON, extra: tuple[str | Path, ...] = ()) -> Lexicon:
-    """Load the built-in lexicon (or `path`) plus custom vocabularies, each named by its `name:` key."""
+    """Load the built-in lexicon (or `path`) plus custom vocabularies, each named by its `name:` key.
+
+    A custom file whose name is an existing vocabulary (e.g. `name: chestxray14`) extends it: its
+    phrases, patterns and `implied_by` rules are added to those findings (a site's own wording).
+    """
     entries: list[FindingEntry] = []
     for source in (path, *extra):
+        earlier = {e.vocabulary for e in entries}
         data = _read(Path(source))
         vocabularies = data.get("vocabularies")
         if vocabularies is None:
@@ -137,7 +155,7 @@ def load_lexicon(path: str | Path = DEFAULT_LEXICON, extra: tuple[str | Path, ..
             findings = vocab.get("findings")
             if not vname or not isinstance(findings, dict) or not findings:
                 raise LexiconError(f"lexicon {source}: each vocabulary needs a 'name:' and 'findings:'")
-            if any(e.vocabulary == vname for e in entries):
+            if vname not in earlier and any(e.vocabulary == vname for e in entries):
                 raise LexiconError(f"lexicon {source}: vocabulary '{vname}' is defined twice")
             entries.extend(_entry(vname, fname, spec, Path(source)) for fname, spec in findings.items())
     return Lexicon(tuple(entries))

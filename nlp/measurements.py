@@ -20,15 +20,17 @@ miner's mentions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import pyarrow as pa
 
 from radcurate.nlp.numbers import WORD_NUMBER, parse_word_number
-from radcurate.nlp.sections import section_spans
+from radcurate.nlp.sections import canonical_section, section_spans
 from radcurate.nlp.sentences import sentence_spans
 
+MAX_MM = 1000.0  # larger "sizes" are typos or not sizes (a metre-long lesion is not dictated)
 KINDS = ("lesion", "lymph_node", "organ", "device", "other")
 
 MEASUREMENTS_SCHEMA = pa.schema([
@@ -93,8 +95,9 @@ _add("lesion", "calcification", r"calcifications?")
 _add("lesion", "lesion", r"hemangiomas?", r"adenomas?", r"abscess(?:es)?", r"hematomas?", r"polyps?",
      r"implants?", r"deposits?", r"collections?", r"plaques?")
 _add("device", "tube", r"(?:endotracheal|ET|tracheostomy|trach|enteric|feeding|nasogastric|NG|OG|chest|"
-     r"orogastric|dobhoff|gastrostomy)?\s*tubes?", r"tips?")
-_add("device", "catheter", r"catheters?", r"PICC(?:\s+line)?", r"(?:central|venous|arterial|jugular|"
+     r"orogastric|dobhoff|gastrostomy)?\s*tubes?(?:\s+tips?)?")
+_add("device", "tip", r"tips?")
+_add("device", "catheter", r"catheters?(?:\s+tips?)?", r"PICC(?:\s+line)?(?:\s+tips?)?", r"(?:central|venous|arterial|jugular|"
      r"subclavian|midline|swan[- ]ganz)\s+(?:venous\s+)?lines?", r"ports?", r"port-a-cath")
 _add("device", "device", r"pacemakers?", r"pacers?", r"(?:pacer|pacing|ICD|cardiac)\s+leads?", r"leads",
      r"wires?", r"stents?", r"clips?", r"drains?", r"sheaths?", r"filters?", r"coils?", r"devices?",
@@ -139,7 +142,7 @@ _IMAGE_RES = [
 ]
 _PRIOR_BEFORE = re.compile(
     r"\b(?:previously|prior|previous|before|baseline|earlier|formerly|compared\s+(?:with|to)|"
-    r"versus|vs\.?|had\s+measured|was|were)\b[^,;()\d]{0,30}$"
+    r"versus|vs\.?|had\s+measured|was\s+previously|measured\s+previously)\b[^,;()\d]{0,30}$"
     r"|\bfrom\s+(?:approximately\s+|about\s+)?$|\(\s*(?:prior|previously|previous|baseline)[:\s]+$",
     re.IGNORECASE)
 _CURRENT_BEFORE = re.compile(r"\b(?:now|currently|today|presently|current)\b[^,;()\d]{0,30}$", re.IGNORECASE)
@@ -188,7 +191,6 @@ class Measurement:
     lesion_label: str | None = None
     section: str | None = None
     sentence_index: int = 0
-    extra: dict = field(default_factory=dict)
 
     def row(self, report_id: str) -> dict:
         dims = sorted(self.dims_mm, reverse=True)
@@ -228,6 +230,8 @@ def find_sizes(text: str, start: int = 0, end: int | None = None) -> list[Measur
         lo, hi = _number(m["lo"]), _number(m["hi"])
         if lo is None or hi is None or lo >= hi:
             continue
+        if _to_mm(hi, m["unit"]) > MAX_MM:
+            continue
         found.append(Measurement([_to_mm(hi, m["unit"])], None, m.start(), m.end(), m.group(0)))
         taken.append(m.span())
     for m in _SIZE_RE.finditer(text, start, end):
@@ -243,7 +247,7 @@ def find_sizes(text: str, start: int = 0, end: int | None = None) -> list[Measur
         for i, (num, unit, _) in enumerate(dims):
             unit = unit or next(u for _, u, _ in dims[i:] if u)
             value = _number(num)
-            if value is None or value <= 0:
+            if value is None or not 0 < value * (10 if unit.lower().startswith("c") else 1) <= MAX_MM:
                 break
             values.append(_to_mm(value, unit))
         if len(values) != len(dims):
@@ -283,7 +287,7 @@ def _borrowed_unit_sizes(text, start, end, sized, taken):
         if not unit:
             continue
         values = [_to_mm(float(m[f"d{i}"]), unit) for i in (1, 2, 3) if m[f"d{i}"] and m[f"d{i}"][:1].isdigit()]
-        if values and all(v > 0 for v in values):
+        if values and all(0 < v <= MAX_MM for v in values):
             out.append(Measurement(values, None, m.start(), m.end(), m.group(0)))
     return out
 
@@ -300,15 +304,12 @@ def _terms(text: str, start: int, end: int) -> list[tuple[int, int, str, str]]:
         word = m.group(0)
         for pattern, (kind, canonical) in _TERM_LOOKUP:
             if pattern.match(word):
-                if kind == "lymph_node" and canonical == "lymph node" and word.lower().startswith("node") \
-                        and re.search(r"nodul", word, re.I):
-                    continue
                 out.append((m.start(), m.end(), kind, canonical))
                 break
     return out
 
 
-def _pick_term(terms, meas: Measurement, others: list[Measurement], s_start: int, s_end: int, text: str):
+def _pick_term(terms, meas: Measurement, others: list[Measurement], s_end: int, text: str):
     """The term a size measures: right after it ("8 mm nodule"), else nearest before, else later."""
     nxt = next((o.start for o in others if o.start >= meas.end), s_end)
     stop = _POST_STOP.search(text, meas.end, min(nxt, meas.end + 70))
@@ -327,8 +328,9 @@ def _pick_term(terms, meas: Measurement, others: list[Measurement], s_start: int
     return None
 
 
-def _classify(meas: Measurement, term, sentence: str, text: str, s_start: int, prev_end: int,
-              device_in_sentence: bool) -> str:
+def _classify(meas: Measurement, term, text: str, s_start: int, device_in_sentence: bool) -> str:
+    """Kind of a size: the measured term's kind unless the context says device, distance,
+    technique or threshold."""
     before = text[max(s_start, meas.start - 40):meas.start]
     after = text[meas.end:meas.end + 60]
     kind = term[2] if term else "lesion"
@@ -393,21 +395,51 @@ def _locations(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     return out
 
 
-def report_sentences(text: str) -> list[tuple[str, int, int]]:
-    """(section, start, end) of every sentence, numbered as the finding miner numbers them."""
+def report_sentences(text: str, sections: list[tuple[str, int, int]] | None = None) -> list[tuple[str, int, int]]:
+    """(section, start, end) of every sentence, numbered as the finding miner numbers them.
+
+    `sections` (name, start, end) are used when given (a report composed from several columns),
+    else found from the headers in `text`.
+    """
     out = []
-    for name, s, e in section_spans(text):
+    for name, s, e in (section_spans(text) if sections is None else sections):
         out.extend((name, a, b) for a, b in sentence_spans(text, s, e))
     return out
 
 
-def extract_measurements(text: str) -> list[Measurement]:
+def compose_report(values: Sequence, columns: Sequence[str]) -> tuple[str, list[tuple[str, int, int]] | None]:
+    """One text from several text columns, as the finding miner composes it (offsets agree).
+
+    Non-empty values are joined by a blank line; a column named like a section ("findings",
+    "impression") becomes that section, any other column keeps the headers written in it.
+    With one column the text is used as it is and sections come from its headers (None).
+    """
+    clean = ["" if not isinstance(v, str) else v.strip() for v in values]
+    if len(columns) == 1:
+        return (values[0] if isinstance(values[0], str) else ""), None
+    text, sections = "", []
+    for column, value in zip(columns, clean):
+        if not value:
+            continue
+        if text:
+            text += "\n\n"
+        start = len(text)
+        text += value
+        name = canonical_section(column)
+        if name:
+            sections.append((name, start, len(text)))
+        else:
+            sections.extend((n, start + a, start + b) for n, a, b in section_spans(value))
+    return text, sections
+
+
+def extract_measurements(text: str, sections: list[tuple[str, int, int]] | None = None) -> list[Measurement]:
     """All stated sizes of one report, with finding, location, image, label, timepoint and kind."""
     if not isinstance(text, str) or not text.strip():
         return []
     results: list[Measurement] = []
     last_finding: tuple | None = None
-    for index, (section, s_start, s_end) in enumerate(report_sentences(text)):
+    for index, (section, s_start, s_end) in enumerate(report_sentences(text, sections)):
         sizes = find_sizes(text, s_start, s_end)
         terms = _terms(text, s_start, s_end)
         if not sizes:
@@ -424,11 +456,11 @@ def extract_measurements(text: str) -> list[Measurement]:
         for i, meas in enumerate(sizes):
             meas.section, meas.sentence_index = section, index
             prev_end = sizes[i - 1].end if i else s_start
-            term = _pick_term(terms, meas, sizes, s_start, s_end, text)
+            term = _pick_term(terms, meas, sizes, s_end, text)
             if term is None and last_finding is not None and _ANAPHOR.match(sentence):
                 term = last_finding
             meas.finding = term[3] if term else None
-            meas.kind = _classify(meas, term, sentence, text, s_start, prev_end, device_in_sentence)
+            meas.kind = _classify(meas, term, text, s_start, device_in_sentence)
             meas.timepoint = "current" if meas.kind == "device" else _timepoint(meas, text, prev_end, s_end)
             anchor = term[0] if term and s_start <= term[0] < s_end else meas.start
             if locs and meas.kind not in ("device",):
@@ -439,9 +471,12 @@ def extract_measurements(text: str) -> list[Measurement]:
             elif len(labels) == 1:
                 meas.lesion_label = labels[0][2]
         for prev, meas in zip(sizes, sizes[1:]):
-            # "1.6 cm in short axis, previously 1.8 cm": the quoted prior is a short axis too
-            if (prev.axis == "short" and meas.axis is None and len(prev.dims_mm) == 1 == len(meas.dims_mm)
-                    and meas.timepoint == "prior" and prev.timepoint == "current" and meas.kind == prev.kind):
+            # "1.6 cm in short axis, previously 1.8 cm": the quoted prior is a short axis too; and
+            # one number quoted for a node beside its two axes is its (RECIST) short axis
+            if meas.axis is None and len(meas.dims_mm) == 1 and meas.timepoint == "prior" \
+                    and prev.timepoint == "current" and meas.kind == prev.kind and \
+                    ((prev.axis == "short" and len(prev.dims_mm) == 1) or
+                     (meas.kind == "lymph_node" and len(prev.dims_mm) == 2)):
                 meas.axis = "short"
         _link_images(sizes, refs)
         if terms:
@@ -455,26 +490,37 @@ def _inside(term, spans) -> bool:
 
 
 def _link_images(sizes: list[Measurement], refs) -> None:
-    """Each image reference goes to the nearest size before it (else after it), one per size."""
+    """Each image reference goes to the nearest current size before it (else after it), one per size.
+
+    A prior size quoted for comparison was measured on another study, so it gets an image
+    reference only when no current size is there to take it.
+    """
     for r_start, r_end, series, image in refs:
-        before = [m for m in sizes if m.end <= r_start and m.image is None]
-        after = [m for m in sizes if m.start >= r_end and m.image is None]
+        free = [m for m in sizes if m.image is None and m.timepoint == "current"] or \
+            [m for m in sizes if m.image is None]
+        before = [m for m in free if m.end <= r_start]
+        after = [m for m in free if m.start >= r_end]
         target = before[-1] if before else (after[0] if after else None)
         if target is not None:
             target.series, target.image = series, image
 
 
 def measurements_table(reports: pd.DataFrame, id_column: str = "report_id",
-                       text_column: str = "text") -> pd.DataFrame:
+                       text_column: str | Sequence[str] = "text") -> pd.DataFrame:
     """One row per stated size over a table of reports (schema `MEASUREMENTS_SCHEMA`).
 
+    `text_column` may name several columns (e.g. findings, impression): they are composed as the
+    finding miner composes them, so offsets and sentence indices agree with its mentions.
     Reports whose text is missing or empty give no rows; the report id is kept as a string.
     """
-    if id_column not in reports.columns or text_column not in reports.columns:
-        raise ValueError(f"reports table needs columns {id_column!r} and {text_column!r}")
+    columns = [text_column] if isinstance(text_column, str) else list(text_column)
+    missing = [c for c in [id_column, *columns] if c not in reports.columns]
+    if missing or not columns:
+        raise ValueError(f"reports table lacks columns {missing or 'for the text'}")
     rows = []
-    for report_id, text in zip(reports[id_column], reports[text_column]):
-        rows.extend(m.row(str(report_id)) for m in extract_measurements(text))
+    for report_id, *values in zip(reports[id_column], *(reports[c] for c in columns)):
+        text, sections = compose_report(values, columns)
+        rows.extend(m.row(str(report_id)) for m in extract_measurements(text, sections))
     table = pa.Table.from_pylist(rows, schema=MEASUREMENTS_SCHEMA)
     return table.to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
 

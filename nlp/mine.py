@@ -19,7 +19,7 @@ from spacy.language import Language
 from . import components  # noqa: F401  (registers the factories)
 from .assertion import CATEGORIES, DEFAULT_RULES
 from .labels import report_labels
-from .lexicon import DEFAULT_LEXICON, load_lexicon
+from .lexicon import DEFAULT_LEXICON
 from .sections import canonical_section, section_spans
 
 STAGE = "nlp"
@@ -117,7 +117,7 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
     """Mine one partition of reports (importable, picklable: the Dask task of `radcurate mine`)."""
     _validate(reports, id_column, text_columns)
     nlp = _pipeline(config)
-    quarantine, ids, docs, seen = [], [], [], set()
+    quarantine, ids, texts, docs, seen = [], [], [], [], set()
     for row in reports[[id_column, *text_columns]].to_dict("records"):
         rid = row[id_column]
         if _missing(rid) or not str(rid).strip():
@@ -136,9 +136,11 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
                                "detail": f"no text in {', '.join(text_columns)}"})
             continue
         doc = nlp.make_doc(text)
-        doc._.text = text
-        doc._.preset_sections = sections
+        ext = doc._
+        ext.text = text
+        ext.preset_sections = sections
         ids.append(rid)
+        texts.append(text)
         docs.append(doc)
     stream = nlp.pipe(docs, batch_size=config.batch_size)
     if progress:
@@ -153,9 +155,9 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
             rows.append((rid, m.section, m.sentence_index, m.start, m.end, m.text, m.finding, m.vocabulary,
                          m.kind, a.negated, a.uncertain, a.historical, a.hypothetical, a.family, a.trigger,
                          a.rule_id, m.value, m.section not in config.ignore_sections))
-    lexicon = load_lexicon(config.lexicon_path, config.extra_lexicons)
+    lexicon = nlp.get_pipe("radcurate_findings").lexicon
     labels = report_labels(pairs, ids, lexicon.vocabularies, config.ignore_sections,
-                           config.no_finding_blocked_by_uncertain)
+                           config.no_finding_blocked_by_uncertain, lexicon.implications)
     mentions = pd.DataFrame.from_records(rows, columns=list(MENTION_COLUMNS))
     mentions = mentions.astype({"report_id": "string", "section": "string", "sentence_index": "int32",
                                 "start": "int32", "end": "int32", "text": "string", "finding": "string",
@@ -163,8 +165,8 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
                                 "rule_id": "string", "value": "Int8", "labelled": "bool",
                                 **{c: "bool" for c in CATEGORIES}})
     tables: dict[str, pd.DataFrame] = {}
-    # Other per-report extractions (measurements, RECIST, topics) add their tables here, e.g.
-    # tables["measurements"] = extract_measurements(ids, [d.text for d in docs]).
+    # Other per-report extractions (measurements, RECIST, topics) add their tables here, one line
+    # each, from the mined report ids and texts, e.g. tables["measurements"] = extract(ids, texts).
     return MinedReports(labels, mentions, pd.DataFrame(quarantine, columns=["source", "reason", "detail"]), tables)
 
 

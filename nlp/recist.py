@@ -34,6 +34,7 @@ import pyarrow as pa
 
 DERIVED_FROM = "report_text"
 CROSS_SECTIONAL = frozenset({"CT", "MR", "PT", "PET"})
+NOT_THIS_STUDY = frozenset({"history", "comparison", "technique", "examination"})
 
 RECIST_SCHEMA = pa.schema([
     pa.field("patient_id", pa.string(), nullable=False),
@@ -106,8 +107,7 @@ class Track:
     kind: str
     location: str | None
     label: str | None
-    sizes: dict[int, float] = field(default_factory=dict)
-    long_sizes: dict[int, float] = field(default_factory=dict)
+    sizes: dict[int, float] = field(default_factory=dict)  # RECIST size (node: short axis) by time point
     confidence: dict[int, float] = field(default_factory=dict)
 
     @property
@@ -150,6 +150,8 @@ def observations(measurements: pd.DataFrame) -> dict[str, list[Observation]]:
     """Current lesion/node sizes per report, with the prior size quoted beside each one."""
     out: dict[str, list[Observation]] = {}
     wanted = measurements[measurements["kind"].isin(["lesion", "lymph_node"])]
+    if "section" in wanted.columns:  # a size in the history ("nodule on outside CT") is not this study's
+        wanted = wanted[~wanted["section"].isin(NOT_THIS_STUDY)]
     for report_id, rows in wanted.groupby("report_id", sort=False):
         obs: list[Observation] = []
         rows = rows.sort_values("char_start")
@@ -224,7 +226,7 @@ def follow_lesions(per_timepoint: list[list[Observation]], cfg: RecistConfig = R
     for t, obs in enumerate(per_timepoint):
         if t == 0:
             for o in obs:
-                tracks.append(Track(o.kind, o.location, o.label, {0: o.size}, {0: o.long_mm}, {0: 1.0}))
+                tracks.append(Track(o.kind, o.location, o.label, {0: o.size}, {0: 1.0}))
             continue
         pairs = []
         for i, o in enumerate(obs):
@@ -239,14 +241,15 @@ def follow_lesions(per_timepoint: list[list[Observation]], cfg: RecistConfig = R
             used_o.add(i)
             used_t.add(j)
             o, tr = obs[i], tracks[j]
-            tr.sizes[t], tr.long_sizes[t], tr.confidence[t] = o.size, o.long_mm, score
+            tr.sizes[t], tr.confidence[t] = o.size, score
             tr.label = tr.label or o.label
             tr.location = tr.location or o.location
         for i, o in enumerate(obs):
             if i not in used_o:
-                tr = Track(o.kind, o.location, o.label, {t: o.size}, {t: o.long_mm}, {t: 0.0})
+                tr = Track(o.kind, o.location, o.label, {t: o.size}, {t: 0.0})
                 tracks.append(tr)
-                new_at.setdefault(t, []).append(tr)
+                if o.prior_size_mm is None:  # a lesion quoted with a prior size is not new
+                    new_at.setdefault(t, []).append(tr)
     return tracks, new_at
 
 

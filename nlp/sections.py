@@ -44,7 +44,7 @@ _ALTERNATION = "|".join(
 )
 
 # A header starts the text, a line, or follows sentence-final punctuation.
-# With a colon (or dash) it may be any case; without one it must be UPPER CASE and end its line.
+# With a colon (or dash) it may be any case; without one it must be UPPER CASE and open its line.
 _WITH_COLON = re.compile(
     rf"(?:^|(?<=\n)|(?<=[.!?;])|(?<=[.!?;]\s)|(?<=[.!?;]\s\s))[ \t]*(?P<name>{_ALTERNATION})[ \t]*(?::|-(?=\s))[ \t]*",
     re.IGNORECASE,
@@ -53,6 +53,8 @@ _BARE_LINE = re.compile(
     rf"(?:^|(?<=\n))[ \t]*(?P<name>{_ALTERNATION})[ \t]*(?=\r?\n|$)",
     re.IGNORECASE,
 )
+# "INDICATION 61-year-old female ...": an UPPER CASE header opening a line, text on the same line.
+_UPPER_INLINE = re.compile(rf"(?:^|(?<=\n))[ \t]*(?P<name>{_ALTERNATION})[ \t]+(?=\S)", re.IGNORECASE)
 
 
 def canonical_section(header: str) -> str | None:
@@ -66,10 +68,11 @@ def _headers(text: str) -> list[tuple[int, int, str]]:
     found: dict[int, tuple[int, int, str]] = {}
     for match in _WITH_COLON.finditer(text):
         found[match.start("name")] = (match.start("name"), match.end(), _CANONICAL[_norm(match["name"])])
-    for match in _BARE_LINE.finditer(text):
-        word = match["name"]
-        if word.isupper() and match.start("name") not in found:
-            found[match.start("name")] = (match.start("name"), match.end(), _CANONICAL[_norm(word)])
+    for pattern in (_BARE_LINE, _UPPER_INLINE):
+        for match in pattern.finditer(text):
+            word = match["name"]
+            if word.isupper() and match.start("name") not in found:
+                found[match.start("name")] = (match.start("name"), match.end(), _CANONICAL[_norm(word)])
     return [found[k] for k in sorted(found)]
 
 

@@ -28,6 +28,11 @@ SOFT_ABBREVIATIONS = frozenset({"etc", "a.m", "p.m", "u.s", "cm", "mm", "no", "n
 _ENUMERATOR = re.compile(r"(?<![\w.])(?P<num>\d{1,2})[.)](?=[ \t]+\S)|(?<![\w.])\((?P<pnum>\d{1,2})\)(?=[ \t]+\S)")
 _BULLET_LINE = re.compile(r"\n[ \t]*(?:[-*\u2022]|\d{1,2}[.)])[ \t]+")
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
+# A line break before a capitalised line ends a sentence ("Heart size normal\nLungs clear"), unless
+# the line clearly runs on (ends with a comma, a hyphen, or a word like "and"/"of"/"the").
+_LINE_BREAK = re.compile(r"[ \t]*\r?\n[ \t]*(?=[A-Z0-9])")
+_RUNS_ON = frozenset({"and", "or", "of", "the", "a", "an", "with", "without", "to", "in", "for", "by", "at",
+                      "on", "no", "not", "is", "are", "was", "were", "but", "which", "that", "from", "versus"})
 _TERMINAL = re.compile(r"[.!?]+")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _LIST_PREFIX = re.compile(r"(?:[-*\u2022]|\(?\d{1,2}[.)]|\(\d{1,2}\))[ \t]+")
@@ -108,6 +113,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         cuts.add(m.start())
     for m in _BULLET_LINE.finditer(text, start, stop):
         cuts.add(m.start())
+    if "\n" in text[start:stop]:
+        for m in _LINE_BREAK.finditer(text, start, stop):
+            before = text[max(start, m.start() - 30):m.start()]
+            last = before.rsplit(None, 1)[-1] if before.strip() else ""
+            if last and last[-1] not in ",;(/&-" and last.lower() not in _RUNS_ON:
+                cuts.add(m.start())
     enumerators = _enumerator_starts(text, start, stop, period_ends)
     cuts -= set(enumerators.values())  # the "1." of a list marker ends nothing
     cuts |= set(enumerators)

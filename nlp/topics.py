@@ -157,12 +157,17 @@ class TopicModel:
     def topics_table(self, texts: pd.Series) -> pd.DataFrame:
         """Per report (index of `texts`): topic mixture, dominant topic and its weight.
 
+        Deterministic per report: the same text gets the same mixture in any batch.
+
         Reports with no known word get the model's prior mixture (gensim's inference on an empty
         document) and a null dominant topic.
         """
         rows = []
         for report_id, doc in zip(texts.index, self.documents(texts)):
             bow = self.dictionary.doc2bow(doc)
+            # gensim starts inference from random draws: reseed per report so a report's mixture
+            # does not depend on which other reports share its batch (Dask partitions, reruns)
+            self.lda.random_state = np.random.RandomState(self.config.seed)
             mixture = np.zeros(self.num_topics, dtype=np.float32)
             for topic, weight in self.lda.get_document_topics(bow, minimum_probability=0.0):
                 mixture[topic] = weight
@@ -205,10 +210,16 @@ class TopicModel:
         meta = json.loads((directory / "config.json").read_text())
         cfg = meta["config"]
         cfg["num_topics_grid"] = tuple(cfg["num_topics_grid"])
+        quiet = logging.getLogger("gensim.models.phrases")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # a frozen phrase model loads with a harmless version warning
+        try:
+            phrases = FrozenPhrases.load(str(directory / "phrases.gensim"))
+        finally:
+            quiet.setLevel(level)
         return cls(lda=LdaModel.load(str(directory / "lda.model")),
                    dictionary=Dictionary.load(str(directory / "dictionary.gensim")),
-                   phrases=FrozenPhrases.load(str(directory / "phrases.gensim")),
-                   config=TopicConfig(**cfg),
+                   phrases=phrases, config=TopicConfig(**cfg),
                    coherence_by_k={int(k): v for k, v in meta.get("coherence_by_k", {}).items()})
 
 
@@ -231,7 +242,6 @@ def fit_topics(texts: pd.Series, config: TopicConfig = TopicConfig()) -> TopicMo
     from gensim.models import LdaModel
     from gensim.models.phrases import Phrases
 
-    logging.getLogger("gensim").setLevel(logging.WARNING)
     started = time.perf_counter()
     runs = [segments(t, config) for t in texts]
     # Small corpora (a test set, a first batch) keep words seen in a few reports.

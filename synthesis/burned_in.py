@@ -10,25 +10,32 @@ from PIL import Image, ImageDraw, ImageFont
 
 
 def burn_text(pixels: np.ndarray, lines: list[str], value: int, font_px: int,
-              origin: tuple[int, int] = (4, 4)) -> list[tuple[int, int, int, int, str]]:
+              origin: tuple[int, int] = (4, 4), background: int | None = None) -> list[tuple[int, int, int, int, str]]:
     """Draw ``lines`` into ``pixels`` (in place) at ``value``; return (x0, y0, x1, y1, text) per line.
 
     Boxes are measured from the drawn pixels themselves (end exclusive), so they hold every pixel
-    the text changed.
+    the text changed. With ``background`` the text sits on a filled label box (as on radiographs,
+    where it would otherwise vanish into bright anatomy); the box holds no text beyond the boxes.
     """
     h, w = pixels.shape
     font = ImageFont.load_default(size=font_px)
-    boxes = []
+    masks = []
     x, y = origin
     for text in lines:
         canvas = Image.new("L", (w, h), 0)
         ImageDraw.Draw(canvas).text((x, y), text, fill=255, font=font)
         mask = np.asarray(canvas) >= 128
         if mask.any():
-            rows, cols = np.nonzero(mask)
-            pixels[mask] = value
-            boxes.append((int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1, text))
+            masks.append((mask, text))
         y += int(font_px * 1.25)
+    if background is not None and masks:
+        rows, cols = np.nonzero(np.logical_or.reduce([m for m, _ in masks]))
+        pixels[max(0, rows.min() - 4):rows.max() + 5, max(0, cols.min() - 4):cols.max() + 5] = background
+    boxes = []
+    for mask, text in masks:
+        rows, cols = np.nonzero(mask)
+        pixels[mask] = value
+        boxes.append((int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1, text))
     return boxes
 
 

@@ -23,7 +23,7 @@ from .config import ExportConfig
 from .people import age_on, email
 from .phantom import render
 from .plan import PatientPlan, StudyPlan, slice_grid, uid
-from .projection import geometry, project
+from .projection import project
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 DX_PRESENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"
@@ -34,7 +34,7 @@ HU_OFFSET = 1024
 
 # Standard attributes that carry PHI, and the kind of value they hold (searched at any depth).
 PHI_KEYWORDS = {
-    "PatientName": "patient_name", "PatientID": "patient_id", "OtherPatientIDs": "patient_id",
+    "PatientName": "patient_name", "OtherPatientNames": "patient_name", "PatientID": "patient_id", "OtherPatientIDs": "patient_id",
     "PatientBirthDate": "birth_date", "PatientAge": "age", "AccessionNumber": "accession",
     "StudyDate": "date", "SeriesDate": "date", "AcquisitionDate": "date", "ContentDate": "date",
     "InstanceCreationDate": "date", "StudyTime": "time", "SeriesTime": "time",
@@ -131,6 +131,8 @@ def _common(pp: PatientPlan, sp: StudyPlan, seed: int, si: int, rng: np.random.G
     ds.PatientAge = f"{age_on(p.birth_date, sp.date):03d}Y"
     ds.PatientWeight = round(float(rng.uniform(50, 110)), 1)
     embedded: list[tuple[str, str, str]] = []
+    if p.person.sex == "F" and si % 2 == 0:  # a name from an earlier record
+        ds.OtherPatientNames = f"{pp.institution.referrers[0].last.upper()}^{p.person.first.upper()}"
     if pp.index % 2 == 0:
         ds.PatientAddress = p.address
         ds.PatientTelephoneNumbers = p.phone
@@ -323,6 +325,9 @@ def write_radiograph(pp: PatientPlan, sp: StudyPlan, si: int, seed: int, cfg: Ex
     ds.Modality = sp.modality
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.SeriesDescription = "CHEST PA" if si % 2 else "PA CHEST"
+    if si % 3 == 2:  # typed at the console: the patient's surname in the series description
+        ds.SeriesDescription = f"PA CHEST {pp.patient.person.last.upper()}"
+        embedded.append((pp.patient.person.last.upper(), "patient_name", "SeriesDescription"))
     ds.BodyPartExamined = "CHEST"
     ds.ViewPosition = "PA"
     ds.PatientOrientation = ["L", "F"]
@@ -350,7 +355,7 @@ def write_radiograph(pp: PatientPlan, sp: StudyPlan, si: int, seed: int, cfg: Ex
         p = pp.patient
         lines = [fit_name(p.person.last, p.person.first, 40), f"MRN {p.patient_id}",
                  sp.date.strftime("%Y-%m-%d")]
-        boxes = burn_text(pixels, lines, value=ink, font_px=18)
+        boxes = burn_text(pixels, lines, value=ink, font_px=18, background=4095 - ink)
         b, ph = _burn_rows(boxes, rel, sp.burned_flag, pp)
         out.burned += b
         out.phi += ph
@@ -372,4 +377,8 @@ def write_patient(pp: PatientPlan, seed: int, cfg: ExportConfig, pacs: Path, roo
         ext = (".dcm", "", ".DCM")[(pp.index + si) % 3]
         writer = write_ct if sp.modality == "CT" else write_radiograph
         writer(pp, sp, si, seed, cfg, pacs / study_rel, study_rel, ext, out)
+        if not pp.cd_import:  # PACS folder names carry the MRN, study date and accession
+            out.phi += [dict(value=v, kind=k, where="path", location="folder name", source=study_rel)
+                        for v, k in ((pp.patient.patient_id, "patient_id"), (_da(sp.date), "date"),
+                                     (sp.accession, "accession"))]
     return out

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 from pydicom.fileset import FileSet
 
@@ -16,8 +17,7 @@ from radcurate.tables import write_table
 from .config import ExportConfig
 from .corrupt import add_corruptions
 from .dicom_writer import Written, write_patient
-from .plan import PatientPlan, plan_export, uid
-from .recist_truth import Measure, recist_responses
+from .plan import PatientPlan, ct_responses, plan_export, uid
 from .reports import CHEXPERT, CXR14, present_findings, write_report
 
 TRUTH_SCHEMAS = {
@@ -135,14 +135,13 @@ def generate_export(out: str | Path, patients: int, seed: int, corrupt: int = 0,
             studies.append(dict(patient_id=p.patient_id, patient_name=p.person.dicom_name, birth_date=p.birth_date,
                                 accession=sp.accession, study_uid=sp.study_uid, study_date=sp.date,
                                 modality=sp.modality, timepoint=sp.timepoint, n_instances=counts.get(sp.accession, 0)))
-        cts = [s for s in pp.studies if s.modality == "CT"]
-        tps = [[Measure(l.lesion_id, l.kind, "lymph node" if l.kind == "lymph_node" else "lung", l.long_mm, l.short_mm)
-                for l in s.phantom.lesions] for s in cts]
-        for s, r in zip(cts, recist_responses(tps)):
+        for s, r in ct_responses(pp):
             recist.append(dict(patient_id=p.patient_id, accession=s.accession, timepoint=r.timepoint,
                                sum_mm=r.sum_mm, nadir_mm=r.nadir_mm, response=r.response))
     corrupt_rows = add_corruptions(corrupt, seed, pacs, files, reports, plans, config, phi, findings, lesions, meas)
     (ris / "reports.csv").write_bytes(_reports_csv(reports))
+    params = dict(seed=seed, patients=patients, corrupt=corrupt, config=dataclasses.asdict(config))
+    (truth / "export.json").write_text(json.dumps(params, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     for name, rows in (("studies", studies), ("findings", findings), ("lesions", lesions),
                        ("measurements", meas), ("recist", recist), ("phi", phi), ("burned_in", burned),
                        ("corrupt", corrupt_rows)):

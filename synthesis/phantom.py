@@ -17,10 +17,12 @@ import numpy as np
 # Labels of the anatomy (index into the HU lookup table).
 AIR, BODY, FAT, LUNG, MEDIAST, TRACHEA, AORTA, HEART, SPINE, RIB, STERNUM = range(11)
 EFFUSION, CONSOLIDATION, PNEUMOTHORAX, ATELECTASIS, BULLA, TUBE = range(11, 17)
-N_LABELS = 17
+FIBROSIS, PLEURAL_THICKENING, HERNIA_AIR, HERNIA_FLUID = range(17, 21)
+N_LABELS = 21
 BASE_HU = np.array(
     [-1000, 40, -100, -850, -100, -1000, 180, 40, 400, 700, 500,  # anatomy
-     10, -20, -1000, 0, -1000, 1200],  # findings and devices
+     10, -20, -1000, 0, -1000, 1200,  # findings and devices
+     -300, 45, -1000, 15],
     dtype=np.float32,
 )
 
@@ -34,6 +36,7 @@ AORTA_ASC, AORTA_DESC, AORTA_R = (10.0, -30.0), (22.0, 50.0), 12.0
 HEART_C, HEART_AXES = (12.0, -25.0, -115.0), (58.0, 52.0, 62.0)
 SPINE_C, SPINE_R = (0.0, 88.0), 17.0
 RIB_PITCH, RIB_WIDTH = 25.0, 8.0
+HERNIA_C, HERNIA_R = (-15.0, 40.0, -188.0), 20.0
 LUNG_TOP_Z = LUNG_CENTER_Z + LUNG_AXES[2]
 LUNG_BOTTOM_Z = LUNG_CENTER_Z - LUNG_AXES[2]
 
@@ -76,7 +79,7 @@ class Phantom:
 
     seed: int
     body_axes: tuple[float, float] = BODY_AXES
-    heart_scale: float = 1.0  # > 1.25 is cardiomegaly
+    heart_scale: float = 1.0  # 1.4-1.5 is cardiomegaly (cardiothoracic ratio > 0.5), ~1 normal (~0.4)
     effusion: tuple[str, ...] = ()  # sides with a pleural effusion: "right", "left"
     effusion_depth_mm: float = 35.0
     consolidation: tuple[float, float, float, float] | None = None  # x, y, z, radius
@@ -85,6 +88,9 @@ class Phantom:
     emphysema: bool = False
     edema: bool = False
     ett_tip_z: float | None = None  # endotracheal tube tip (z, mm); carina is at 0
+    fibrosis: bool = False  # basal subpleural reticulation
+    pleural_thickening: str | None = None  # side of apical pleural thickening
+    hernia: bool = False  # hiatal hernia: retrocardiac air-fluid sac below the heart
     lesions: tuple[Lesion, ...] = field(default=())
 
     def hu_table(self) -> np.ndarray:
@@ -137,6 +143,13 @@ def labels_at(ph: Phantom, x, y, z) -> np.ndarray:
         if side in ph.effusion:
             lab[m & (y > LUNG_AXES[1] - ph.effusion_depth_mm) & (z < LUNG_CENTER_Z)] = EFFUSION
     lungs = (lab == LUNG)
+    if ph.fibrosis:
+        rim = lungs & ~lung_mask(x, y, z, "right", 0.86) & ~lung_mask(x, y, z, "left", 0.86)
+        lab[rim & (z < LUNG_CENTER_Z - 50) & (np.mod(x + 0.7 * y + 0.5 * z, 9.0) < 3.0)] = FIBROSIS
+    if ph.pleural_thickening is not None:
+        side = ph.pleural_thickening
+        lab[lungs & ~lung_mask(x, y, z, side, 0.9) & (z > LUNG_CENTER_Z + 70) & ((x < 0) == (side == "right"))] = PLEURAL_THICKENING
+    lungs = (lab == LUNG)
     if ph.consolidation is not None:
         cx, cy, cz, cr = ph.consolidation
         lab[lungs & (((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2) <= cr * cr)] = CONSOLIDATION
@@ -150,15 +163,19 @@ def labels_at(ph: Phantom, x, y, z) -> np.ndarray:
     lab[_in_ellipse(x, y, TRACHEA_C, (TRACHEA_R, TRACHEA_R)) & (z >= TRACHEA_Z[0]) & (r <= 0.93)] = TRACHEA
     lab[_in_ellipse(x, y, AORTA_ASC, (AORTA_R + 2, AORTA_R + 2)) & (z >= -55) & (z <= 30)] = AORTA
     lab[_in_ellipse(x, y, AORTA_DESC, (AORTA_R, AORTA_R)) & (z <= 30)] = AORTA
-    hs = ph.heart_scale
-    hax = (HEART_AXES[0] * hs, HEART_AXES[1] * hs, HEART_AXES[2] * (1 + (hs - 1) * 0.4))
-    heart = (((x - HEART_C[0]) / hax[0]) ** 2 + ((y - HEART_C[1] + (hs - 1) * 20) / hax[1]) ** 2
+    hs = ph.heart_scale  # an enlarged heart grows mostly sideways (cardiothoracic ratio > 0.5)
+    hax = (HEART_AXES[0] * hs, HEART_AXES[1] * (1 + (hs - 1) * 0.5), HEART_AXES[2] * (1 + (hs - 1) * 0.4))
+    heart = (((x - HEART_C[0]) / hax[0]) ** 2 + ((y - HEART_C[1]) / hax[1]) ** 2
              + ((z - HEART_C[2]) / hax[2]) ** 2) <= 1.0
     lab[heart & (r <= 0.93)] = HEART
     lab[_in_ellipse(x, y, SPINE_C, (SPINE_R, SPINE_R))] = SPINE
     rib = (r >= 0.86) & (r <= 0.93) & (np.mod(z, RIB_PITCH) < RIB_WIDTH) & (y > -80) & (z > LUNG_BOTTOM_Z)
     lab[rib] = RIB
     lab[(np.abs(x) <= 14) & (y >= -by * 0.93) & (y <= -by * 0.93 + 12) & (z > -170)] = STERNUM
+    if ph.hernia:
+        sac = ((x - HERNIA_C[0]) ** 2 + (y - HERNIA_C[1]) ** 2 + (z - HERNIA_C[2]) ** 2) <= HERNIA_R ** 2
+        lab[sac & (y < HERNIA_C[1] + 4)] = HERNIA_AIR  # air rises anteriorly in a supine patient
+        lab[sac & (y >= HERNIA_C[1] + 4)] = HERNIA_FLUID
     if ph.ett_tip_z is not None:
         tube = _in_ellipse(x, y, TRACHEA_C, (3.0, 3.0)) & (z >= ph.ett_tip_z)
         lab[tube] = TUBE

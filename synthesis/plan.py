@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from pydicom.uid import (ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless,
+from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless,
                          generate_uid)
 
 from .config import ExportConfig
@@ -73,8 +73,11 @@ def slice_grid(cfg: ExportConfig) -> tuple[float, float]:
 
 
 def _timepoint_phantoms(rng, seed: int, n_tp: int) -> list[Phantom]:
-    heart = float(rng.uniform(1.3, 1.4)) if rng.random() < 0.3 else float(rng.uniform(0.95, 1.05))
+    heart = float(rng.uniform(1.4, 1.5)) if rng.random() < 0.3 else float(rng.uniform(0.95, 1.05))
     emphysema = bool(rng.random() < 0.25)
+    fibrosis = bool(rng.random() < 0.15)  # chronic findings stay from study to study
+    thickening = ("right", "left")[int(rng.integers(2))] if rng.random() < 0.15 else None
+    hernia = bool(rng.random() < 0.15)
     out = []
     for t in range(n_tp):
         eff = ()
@@ -94,7 +97,7 @@ def _timepoint_phantoms(rng, seed: int, n_tp: int) -> list[Phantom]:
         out.append(Phantom(seed=seed, heart_scale=heart, effusion=eff,
                            effusion_depth_mm=float(rng.uniform(25, 45)), consolidation=cons,
                            pneumothorax=ptx, atelectasis=atel, emphysema=emphysema, edema=edema,
-                           ett_tip_z=ett))
+                           ett_tip_z=ett, fibrosis=fibrosis, pleural_thickening=thickening, hernia=hernia))
     return out
 
 
@@ -249,7 +252,7 @@ def plan_patient(seed: int, index: int, cfg: ExportConfig, inst: Institution, ba
             burned = rng.random() < cfg.burned_in_ct_series_rate or si == 0
         else:
             z_top, series = 0.0, int(rng.integers(1, 3))
-            ts = CT_SYNTAXES[(index + t + 2) % 3]
+            ts = CT_SYNTAXES[(index + t + 2) % 3] if (index + si) % 4 != 3 else DeflatedExplicitVRLittleEndian
             burned = rng.random() < cfg.burned_in_dx_rate or si == 0
         # Flags cycle so every export has truthful YES, lying NO and missing flags on burned images.
         flag = FLAGS[(index + n_burned) % 3] if burned else FLAGS[1 + (index + si) % 2]
@@ -268,6 +271,12 @@ def plan_patient(seed: int, index: int, cfg: ExportConfig, inst: Institution, ba
         last_of[kind] = si
     return PatientPlan(index=index, patient=patient, institution=inst, scenario=scenario,
                        studies=tuple(plans), cd_import=cfg.dicomdir_every > 0 and index % cfg.dicomdir_every == 1)
+
+
+def ct_responses(pp: PatientPlan) -> list[tuple[StudyPlan, object]]:
+    """(CT study, RECIST response over true sizes) for each CT time point of a patient."""
+    cts = [s for s in pp.studies if s.modality == "CT"]
+    return list(zip(cts, recist_responses([_measures(list(s.phantom.lesions), False) for s in cts])))
 
 
 def plan_export(seed: int, patients: int, cfg: ExportConfig) -> list[PatientPlan]:

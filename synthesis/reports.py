@@ -16,7 +16,7 @@ import numpy as np
 
 from .people import age_on, email
 from .phantom import AORTA_R, Lesion, lung_location
-from .plan import PatientPlan, StudyPlan
+from .plan import PatientPlan, StudyPlan, ct_responses
 
 CXR14 = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
          "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia")
@@ -25,6 +25,7 @@ CHEXPERT = {"Atelectasis": "Atelectasis", "Cardiomegaly": "Cardiomegaly", "Effus
             "Pneumonia": "Pneumonia", "Pneumothorax": "Pneumothorax", "Consolidation": "Consolidation",
             "Edema": "Edema", "Emphysema": None, "Fibrosis": None, "Pleural_Thickening": "Pleural Other",
             "Hernia": None}
+DX_VISIBLE_MM = 20.0  # lung lesions a radiograph report mentions
 _RANK = {"positive": 3, "uncertain": 2, "negative": 1, "not_mentioned": 0}
 
 
@@ -43,7 +44,7 @@ def present_findings(sp: StudyPlan) -> dict[str, bool]:
         "Mass": any(l.long_mm >= 30 for l in lung), "Nodule": any(l.long_mm < 30 for l in lung),
         "Pneumonia": sp.pneumonia, "Pneumothorax": ph.pneumothorax is not None,
         "Consolidation": ph.consolidation is not None, "Edema": ph.edema, "Emphysema": ph.emphysema,
-        "Fibrosis": False, "Pleural_Thickening": False, "Hernia": False,
+        "Fibrosis": ph.fibrosis, "Pleural_Thickening": ph.pleural_thickening is not None, "Hernia": ph.hernia,
     }
 
 
@@ -110,12 +111,13 @@ def _header(rng, w: _Writer, pp: PatientPlan, sp: StudyPlan, style: int) -> list
 
 
 def _heading(name: str, style: int) -> str:
+    """A section header in one of three house styles: ``FINDINGS:``, ``Findings:``, ``FINDINGS``."""
     syn = {"EXAM": ("EXAM", "Examination", "PROCEDURE"), "HISTORY": ("CLINICAL HISTORY", "History", "INDICATION"),
            "COMPARISON": ("COMPARISON", "Comparison", "COMPARISON"),
            "TECHNIQUE": ("TECHNIQUE", "Technique", "TECHNIQUE"),
            "FINDINGS": ("FINDINGS", "Findings", "FINDINGS"), "IMPRESSION": ("IMPRESSION", "Impression", "IMPRESSION")}
     word = syn[name][style % 3]
-    return (f"{word}:", f"{word}:", f"{word}")[style % 3] if style % 3 != 1 else f"{word}:"
+    return word if style % 3 == 2 else f"{word}:"
 
 
 def _lesion_phrase(rng, w: _Writer, les: Lesion, prior: dict | None, series: int, image: int,
@@ -145,7 +147,7 @@ def _lesion_phrase(rng, w: _Writer, les: Lesion, prior: dict | None, series: int
     where = les.location
     prefix = f"{label}: " if label else ""
     trend = ""
-    if prior_txt and prior_long is not None or prior_txt and prior_short is not None:
+    if prior_txt:
         before = prior_long if prior_long is not None else prior_short
         now = lrow["stated_long_mm"] if prior_long is not None else lrow["stated_short_mm"]
         trend = "Decreased " if now < before * 0.9 else ("Increased " if now > before * 1.1 else "Stable ")
@@ -232,7 +234,8 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
             image = min(z_of, key=lambda i: abs(z_of[i] - les.center[2]))
             label = None
             if use_labels and les.lesion_id in targets[:4]:
-                label = f"Target lesion {targets.index(les.lesion_id) + 1}"
+                word = "Target lesion" if pp.index % 4 == 0 else "Lesion"
+                label = f"{word} {targets.index(les.lesion_id) + 1}"
             base = dict(patient_id=pp.patient.patient_id, accession=sp.accession, lesion_id=les.lesion_id,
                         lesion_label=label, finding=les.finding, kind=les.kind, location=les.location,
                         long_axis_mm=round(les.long_mm, 3), short_axis_mm=round(les.short_mm, 3),
@@ -253,7 +256,7 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
                 w.mark(**{"Mass" if les.long_mm >= 30 else "Nodule": "positive"})
     else:
         for les in ph.lesions:
-            if les.kind == "lesion" and les.long_mm >= 10:
+            if les.kind == "lesion" and les.long_mm >= DX_VISIBLE_MM:  # smaller ones hide behind ribs
                 zone = les.location.replace("lobe", "lung zone").replace("middle", "mid")
                 word = "mass" if les.long_mm >= 30 else "nodular density"
                 add("LUNGS", f"{'Redemonstrated' if prior is not None else 'There is a'} {zone} {word}.")
@@ -296,7 +299,15 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
     if ph.edema:
         add("LUNGS", "Diffuse interstitial prominence compatible with pulmonary edema.")
         w.mark(Edema="positive")
-    lung_findings = any(present[f] for f in ("Atelectasis", "Infiltration", "Mass", "Nodule", "Consolidation", "Edema", "Emphysema"))
+    if ph.fibrosis:
+        if rng.random() < 0.6:
+            add("LUNGS", "Bibasilar subpleural reticulation compatible with pulmonary fibrosis.")
+            w.mark(Fibrosis="positive")
+        else:
+            add("LUNGS", "Subpleural reticular changes at the lung bases may represent early fibrosis.")
+            w.mark(Fibrosis="uncertain")
+    lung_findings = any(present[f] for f in ("Atelectasis", "Infiltration", "Mass", "Nodule", "Consolidation",
+                                             "Edema", "Emphysema", "Fibrosis"))
     if not any(l.visible and l.kind == "lesion" for l in ph.lesions) and rng.random() < 0.6:
         add("LUNGS", ("No suspicious pulmonary nodules or masses.", "No pulmonary nodule or mass.")[int(rng.integers(2))])
         w.mark(Nodule="negative", Mass="negative")
@@ -329,6 +340,9 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
     elif not ph.pneumothorax:
         add("PLEURA", "No pneumothorax.")
         w.mark(Pneumothorax="negative")
+    if ph.pleural_thickening is not None:
+        add("PLEURA", f"{ph.pleural_thickening.capitalize()} apical pleural thickening.")
+        w.mark(Pleural_Thickening="positive")
     # heart, mediastinum, devices
     if present["Cardiomegaly"]:
         add("HEART AND MEDIASTINUM", "The heart is enlarged." if rng.random() < 0.5 else "Cardiomegaly.")
@@ -342,7 +356,10 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
     if ph.ett_tip_z is not None:
         d = stated_mm(ph.ett_tip_z)
         add("LINES AND TUBES", f"Endotracheal tube tip is {w.m(f'{d / 10:.1f} cm', 'device', d, None, None)} above the carina.")
-    if rng.random() < 0.3:
+    if ph.hernia:
+        add("UPPER ABDOMEN", "Small hiatal hernia." if rng.random() < 0.5 else "Moderate-sized hiatal hernia.")
+        w.mark(Hernia="positive")
+    elif rng.random() < 0.3:
         add("UPPER ABDOMEN", "No hiatal hernia.")
         w.mark(Hernia="negative")
     if rng.random() < 0.45:  # organ-system subheadings, as many templates have
@@ -369,7 +386,7 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
     elif resp == "BASELINE":
         imp.append("Pulmonary lesions as described, suspicious for malignancy. Baseline measurements provided.")
     if not ct:
-        lung = [l for l in ph.lesions if l.kind == "lesion" and l.long_mm >= 10]
+        lung = [l for l in ph.lesions if l.kind == "lesion" and l.long_mm >= DX_VISIBLE_MM]
         if lung:
             imp.append("Known pulmonary " + ("mass." if any(l.long_mm >= 30 for l in lung) else "nodule(s)."))
         if present["Cardiomegaly"]:
@@ -411,13 +428,15 @@ def _signoff(rng, w: _Writer, pp: PatientPlan, sp: StudyPlan) -> list[str]:
     else:
         out.append(f"{w.p(full, 'physician_name')}, MD, Radiology, {w.p(inst.name, 'institution')}")
         out.append(f"{w.p(inst.address, 'address')} | {w.p(email(r, inst), 'email')}")
+    if rng.random() < 0.2:  # addenda come later, from someone else, with their own date and time
+        other = next(x for x in inst.radiologists if x != r)
+        later = signed + dt.timedelta(days=int(rng.integers(0, 3)), minutes=int(rng.integers(30, 300)))
+        out += ["", f"ADDENDUM ({w.p(later.strftime('%m/%d/%Y'), 'date')} {w.p(later.strftime('%H:%M'), 'time')}): "
+                    f"Results communicated to {w.p(sp.referrer.honorific.replace('Mr.', 'Dr.').replace('Ms.', 'Dr.'), 'physician_name')}"
+                    f" via secure message. -- {w.p(other.last_first, 'physician_name')}"]
     return out
 
 
 def pp_responses(pp: PatientPlan) -> dict[str, str]:
     """RECIST response per CT accession of a patient (over true sizes)."""
-    from .recist_truth import Measure, recist_responses
-    cts = [s for s in pp.studies if s.modality == "CT"]
-    tps = [[Measure(l.lesion_id, l.kind, "lymph node" if l.kind == "lymph_node" else "lung", l.long_mm, l.short_mm)
-            for l in s.phantom.lesions] for s in cts]
-    return {s.accession: r.response for s, r in zip(cts, recist_responses(tps))}
+    return {s.accession: r.response for s, r in ct_responses(pp)}

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -15,13 +16,29 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pydicom.data
 import pytest
-
 from radcurate.dags import commands
 from radcurate.ingest import run_ingest
 
 BIN = Path(sys.executable).parent
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
-TABLES = ["phi/instances.parquet", "phi/series.parquet", "phi/studies.parquet", "phi/reports.parquet", "quarantine.parquet"]
+TABLES = [
+    "phi/instances.parquet",
+    "phi/series.parquet",
+    "phi/studies.parquet",
+    "phi/reports.parquet",
+    "quarantine.parquet",
+]
+
+
+def start(args: list[str], env: dict) -> subprocess.Popen:
+    """A `dask` command in its own process group (so that stopping it stops its children)."""
+    return subprocess.Popen(
+        [str(BIN / "dask"), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +47,9 @@ def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dask")
     env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(tmp)}
     info = tmp / "scheduler.json"
-    procs = [
-        subprocess.Popen(
-            [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-    ]
+    local = ["--host", "127.0.0.1", "--no-dashboard"]
+    scheduler = ["scheduler", *local, "--port", "0", "--dashboard-address", "127.0.0.1:0"]
+    procs = [start([*scheduler, "--scheduler-file", str(info)], env)]
     try:
         deadline = time.monotonic() + 60
         while not info.exists() or not info.read_text().strip():
@@ -44,29 +58,17 @@ def cluster(tmp_path_factory):
             time.sleep(0.1)
         address = json.loads(info.read_text())["address"]
         for i in range(2):
-            procs.append(
-                subprocess.Popen(
-                    [str(BIN / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                     "--host", "127.0.0.1", "--name", f"w{i}", "--local-directory", str(tmp / f"w{i}")],
-                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )
-            )
+            worker = ["worker", address, *local, "--nworkers", "1", "--nthreads", "1", "--name", f"w{i}"]
+            procs.append(start([*worker, "--local-directory", str(tmp / f"w{i}")], env))
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=60)
         yield address
-        with Client(address, timeout="30s") as client:
-            client.shutdown()  # scheduler and workers exit together
     finally:
         for p in reversed(procs):
-            p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +97,9 @@ def test_two_remote_workers_share_the_work_and_produce_the_local_rows(cluster, t
 def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="radcurate")
     commands.register(parser.add_subparsers())
-    args = parser.parse_args(["run", "--dicom", str(tree), "--out", str(tmp_path / "out"), "--scheduler", cluster])
+    args = parser.parse_args(
+        ["run", "--dicom", str(tree), "--out", str(tmp_path / "out"), "--scheduler", cluster]
+    )
     assert args.func(args) == 0
     run_ingest(tree, None, tmp_path / "local")
     for t in TABLES:

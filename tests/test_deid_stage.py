@@ -49,7 +49,7 @@ def test_the_leak_check_would_notice_a_leak(deid_out, synth_export, tmp_path):
     row = phi[(phi.location == "PatientName") & phi.source.isin(cw.source)].iloc[0]
     target = copy / "curated" / inst.loc[cw.set_index("source").loc[row.source, "instance_key"], "path"]
     ds = pydicom.dcmread(target)
-    ds.StudyDescription = row.value.replace("^", " ")
+    ds.StudyDescription = f"CT CHEST {row.value}"
     ds.save_as(target)
     assert any(l["kind"] == "patient_name" for l in find_leaks(copy, synth_export / "truth"))
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pydicom
 import pydicom.data
 import pytest
-
-from radcurate.ingest import cli as ingest_cli
+from radcurate.dags.runner import run_pipeline
 from radcurate.ingest import IngestConfig, list_files, run_ingest
+from radcurate.ingest import cli as ingest_cli
+
 from radcurate.tables import read_table
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
@@ -70,7 +71,9 @@ def test_broken_files_are_quarantined_with_the_reason_a_user_needs(pydicom_inges
     assert reason["test_files/zipMR.gz"] == "not_dicom"
     assert reason["test_files/dicomdirtests/DICOMDIR"] == "dicomdir"
     # CT images without Pixel Data (the TINY_ALPHA CD) are not usable images
-    assert reason["test_files/dicomdirtests/TINY_ALPHA/PT000000/ST000000/SE000000/IM000000"] == "no_pixel_data"
+    assert (
+        reason["test_files/dicomdirtests/TINY_ALPHA/PT000000/ST000000/SE000000/IM000000"] == "no_pixel_data"
+    )
     # files written without preamble or file meta are still read (force=True)
     kept = instances.set_index("relpath")
     for name in ("test_files/ExplVR_BigEndNoMeta.dcm", "test_files/rtstruct.dcm"):
@@ -148,7 +151,7 @@ def test_report_rows_link_by_accession_and_each_bad_row_is_quarantined_alone(two
             b'ACC001,PID0,"Doe^Jane",2004-01-19,"FINDINGS: No pneumothorax.\nIMPRESSION: Normal."\n',
             b'ACC002,PID1,"M\xfcller^Hans",2004-01-20,"Bad \xff\xfe bytes"\n',  # Latin-1 in a UTF-8 file
             b'ACC002,PID1,"Roe^Rick",2004-01-20,"FINDINGS: 2.3 x 1.8 cm nodule, r\xc3\xa9sum\xc3\xa9."\n',
-            b"ACC001,PID0,Doe^Jane,2004-01-19,\"   \"\n",
+            b'ACC001,PID0,Doe^Jane,2004-01-19,"   "\n',
             b"ACC999,PID9,Nobody,2004-01-21,Report for a study we never received.\n",
             b"ACC001,PID0,only three fields\n",
         ],
@@ -218,3 +221,34 @@ def test_empty_files_and_rerun_are_idempotent(two_studies, tmp_path):
     assert {**first.to_dict(), "seconds": 0} == {**again.to_dict(), "seconds": 0}
     assert sorted(quarantine["reason"]) == ["empty_file", "not_dicom"]  # not doubled by the rerun
     assert len(list_files(tree)) == first.instances + first.files_quarantined == 4
+
+
+def test_large_files_are_memory_mapped_and_read_the_same(pydicom_tree, monkeypatch):
+    from radcurate.ingest import headers
+
+    names = [
+        "test_files/CT_small.dcm",
+        "test_files/MR_truncated.dcm",
+        "test_files/JPEG2000.dcm",
+        "test_files/rtstruct.dcm",
+        "test_files/README.txt",
+        "test_files/image_dfl.dcm",
+    ]
+    read = [headers.read_file(str(pydicom_tree / n), n) for n in names]
+    monkeypatch.setattr(headers, "MAP_ABOVE", 0)  # treat every file as large
+    mapped = [headers.read_file(str(pydicom_tree / n), n) for n in names]
+    assert mapped == read
+    assert [r.get("reason") for r in read] == [None, "truncated", None, None, "not_dicom", None]
+
+
+def test_odd_file_names_and_unreadable_files_do_not_stop_the_run(two_studies, tmp_path):
+    tree = tmp_path / "pacs"
+    shutil.copytree(two_studies, tree)
+    os.symlink(tree / "gone", tree / "dangling_link")
+    (tree / "patient0").joinpath(os.fsdecode(b"caf\xe9.dcm")).write_bytes(b"not dicom")
+    report = run_pipeline({"dicom": tree}, tmp_path / "out", workers=0, log=lambda line: None)
+    assert report.ok  # the suite's own count of files on disk reconciles too
+    summary = report.outcomes[0].result
+    quarantine = read_table(tmp_path / "out/quarantine.parquet")
+    assert summary["instances"] == 2 and summary["files_quarantined"] == 2
+    assert sorted(quarantine["reason"]) == ["bad_file_name", "unreadable"]

@@ -4,6 +4,7 @@ the planted bad inputs are quarantined exactly, with the reasons the truth expec
 from __future__ import annotations
 
 from radcurate.ingest import list_files, run_ingest
+
 from radcurate.tables import read_table
 
 

@@ -64,7 +64,9 @@ def test_reviewed_items_calibrate_a_misleading_majority():
     p = model.predict_proba(votes)
     assert ((unsupervised >= 0.5) == y).mean() < 0.5
     assert ((p >= 0.5) == y).mean() > 0.9
-    assert model.accuracies_[0] > 0.9 and model.accuracies_[1] < 0.45
+    # the good function is found; the misleading ones are judged no better than a coin (the model
+    # never lets a positive vote argue for absence)
+    assert model.accuracies_[0] > 0.9 and model.accuracies_[1:].max() < 0.55
 
 
 def test_uncertain_votes_get_their_own_learned_meaning():

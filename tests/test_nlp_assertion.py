@@ -45,6 +45,7 @@ def test_pseudo_triggers_do_not_negate(sentence, target):
     ("No focal consolidation, however there is mild pulmonary edema.", "edema"),
     ("No acute infiltrate, although there is a calcified nodule.", "nodule"),
     ("No pneumothorax is seen, which is reassuring given the emphysema.", "emphysema"),
+    ("The lungs are clear without pneumonia or effusion, and the heart is enlarged, cardiomegaly.", "cardiomegaly"),
 ])
 def test_terminators_end_the_scope(sentence, target):
     assert flags(sentence, target) == set()
@@ -57,6 +58,8 @@ def test_terminators_end_the_scope(sentence, target):
     ("Questionable small left pleural effusion.", "pleural effusion"),
     ("Possible right middle lobe infiltrate.", "infiltrate"),
     ("Retrocardiac density could represent atelectasis.", "atelectasis"),
+    ("Small left pleural effusion cannot be entirely excluded.", "pleural effusion"),
+    ("Atelectasis is less likely.", "atelectasis"),
 ])
 def test_radiology_uncertainty(sentence, target):
     assert flags(sentence, target) == {"uncertain"}

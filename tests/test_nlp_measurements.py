@@ -35,6 +35,8 @@ def axes(row) -> tuple:
     ("A sub-centimeter (4 mm) nodule in the lingula.", (4.0, None, None)),
     ("A 2.5-cm mass in the liver.", (25.0, None, None)),
     ("13 - 14 mm ring-shaped opacity projects over the right midlung.", (14.0, None, None)),
+    ("A two point five centimeter mass in the liver.", (25.0, None, None)),
+    ("Half a centimeter nodule in the lingula.", (5.0, None, None)),
 ])
 def test_sizes_in_many_shapes_become_millimetres_longest_first(sentence, expected):
     rows = table(sentence)
@@ -125,7 +127,7 @@ def test_reports_without_text_give_no_rows_and_the_table_keeps_its_schema():
     rows = measurements_table(pd.DataFrame({"report_id": ["a", "b", "c"], "text": [None, "", float("nan")]}))
     assert rows.empty and list(rows.columns) == MEASUREMENTS_SCHEMA.names
     pa.Table.from_pandas(table("8 mm nodule."), schema=MEASUREMENTS_SCHEMA, preserve_index=False)
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(ValueError, match="lacks columns"):
         measurements_table(pd.DataFrame({"id": [1]}))
 
 
@@ -171,3 +173,28 @@ def test_no_device_or_technique_size_in_the_synthetic_reports_becomes_a_lesion(s
         same = pred[(pred["report_id"] == row["accession"]) & (pred["long_axis_mm"] == row["long_axis_mm"])
                     & pred["short_axis_mm"].isna()]
         assert len(same) and not same["kind"].isin(["lesion", "lymph_node"]).any()
+
+
+def test_sentence_indices_agree_with_the_finding_miner():
+    from radcurate.nlp import mine_reports
+
+    text = ("INDICATION: cough.\nFINDINGS: Heart normal. 1. There is a 2.3 cm nodule in the right lower lobe. "
+            "No effusion.\nIMPRESSION: 1. Nodule 2.3 cm. 2. No pneumothorax.")
+    reports = pd.DataFrame({"report_id": ["a"], "text": [text]})
+    mentions = mine_reports(reports, "report_id", ["text"]).mentions
+    nodule_sentences = set(mentions.loc[mentions["text"].str.lower() == "nodule", "sentence_index"])
+    assert set(table(text)["sentence_index"]) == nodule_sentences == {2, 4}
+
+
+def test_several_text_columns_are_read_like_the_finding_miner_reads_them():
+    from radcurate.nlp import mine_reports
+
+    reports = pd.DataFrame({"report_id": ["a"], "indication": ["Cough."],
+                            "findings": ["Heart normal. There is a 9 mm nodule in the lingula."],
+                            "impression": ["9 mm lingular nodule. No effusion."]})
+    columns = ["indication", "findings", "impression"]
+    rows = measurements_table(reports, "report_id", columns)
+    mentions = mine_reports(reports, "report_id", columns).mentions
+    nodules = mentions[mentions["text"].str.lower() == "nodule"]
+    assert list(rows["section"]) == ["findings", "impression"]
+    assert list(rows["sentence_index"]) == list(nodules["sentence_index"].drop_duplicates())

@@ -68,3 +68,15 @@ def test_bullets_and_blank_lines_split_and_ranges_are_respected():
     (_, s, e) = section_spans(text)[0]
     assert [text[a:b] for a, b in sentence_spans(text, s, e)] == ["Lungs clear", "no effusion", "heart normal"]
     assert sentence_spans("   ") == []
+
+
+def test_one_statement_per_line_templates_split_at_line_breaks_but_wrapped_lines_do_not():
+    assert sentences("Heart size normal\nLungs clear\nNo effusion") == ["Heart size normal", "Lungs clear",
+                                                                        "No effusion"]
+    assert sentences("There is a small effusion and\nLeft basilar atelectasis.") == [
+        "There is a small effusion and\nLeft basilar atelectasis."]
+
+
+def test_upper_case_headers_followed_by_text_on_the_same_line():
+    text = "PROCEDURE XR CHEST, PA VIEW\nINDICATION 61-year-old with nodule.\nCOMPARISON None.\n\nFINDINGS\nClear."
+    assert [n for n, _ in sections(text)] == ["examination", "history", "comparison", "findings"]

@@ -17,15 +17,21 @@ import pyarrow.parquet as pq
 import pydicom
 import pydicom.data
 import pytest
-
 from radcurate.dags import commands
 from radcurate.dags.expectations import Expectation, TableSuite, ingest_suites
 from radcurate.dags.pipeline import PIPELINE, Stage, ingest_stage, ordered
 from radcurate.dags.runner import read_state, run_pipeline, write_state
+
 from radcurate.tables import read_table, write_table
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent
-TABLES = ["phi/instances.parquet", "phi/series.parquet", "phi/studies.parquet", "phi/reports.parquet", "quarantine.parquet"]
+TABLES = [
+    "phi/instances.parquet",
+    "phi/series.parquet",
+    "phi/studies.parquet",
+    "phi/reports.parquet",
+    "quarantine.parquet",
+]
 
 
 def radcurate(argv: list[str]) -> int:
@@ -74,6 +80,8 @@ def test_run_writes_validated_outputs_and_a_manifest(export, baseline):
     manifest = json.loads((baseline / "manifest.json").read_text())
     assert manifest["ok"] and manifest["run_id"] and manifest["code_version"].startswith("0.")
     assert manifest["config_hash"] and set(manifest["inputs"]) == {"dicom", "reports"}
+    assert manifest["config"]["ingest"]["batch_size"] == 256  # effective config, defaults included
+    assert len(manifest["inputs"]["reports"]["fingerprint"]) > 60
     stage = manifest["stages"]["ingest"]
     assert stage["status"] == "ran" and len(stage["input_fingerprint"]) == 64
     counts = stage["counts"]
@@ -92,13 +100,21 @@ def test_rerun_skips_a_completed_stage_and_redoes_it_when_inputs_change(export, 
     report = run_pipeline(export, out, workers=0)
     assert [o.status for o in report.outcomes] == ["skipped"]
     assert (out / "phi/instances.parquet").stat().st_mtime_ns == before
+    # another config is another run of the stage, with the same rows
+    report = run_pipeline(export, out, workers=0, config={"ingest": {"batch_size": 7}})
+    assert [o.status for o in report.outcomes] == ["ran"] and report.outcomes[0].result["batches"] > 20
+    assert same_tables(out, baseline)
     # a new file in the export changes the input fingerprint: the stage runs again
     dicom = tmp_path / "pacs"
     shutil.copytree(export["dicom"], dicom)
     (dicom / "late_arrival.txt").write_text("not an image")
     report = run_pipeline({**export, "dicom": dicom}, out, workers=0)
     assert [o.status for o in report.outcomes] == ["ran"]
-    assert report.outcomes[0].result["files_found"] == json.loads((baseline / "manifest.json").read_text())["stages"]["ingest"]["counts"]["files_found"] + 1
+    assert (
+        report.outcomes[0].result["files_found"]
+        == json.loads((baseline / "manifest.json").read_text())["stages"]["ingest"]["counts"]["files_found"]
+        + 1
+    )
 
 
 def test_interrupted_stage_is_redone_from_scratch_with_no_duplicates(export, baseline, tmp_path):
@@ -125,10 +141,21 @@ def test_killed_radcurate_run_resumes_to_the_same_rows(export, baseline, tmp_pat
     out = tmp_path / "out"
     env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(tmp_path / "dask")}
     cmd = [
-        str(Path(sys.executable).with_name("radcurate")), "run", "--dicom", str(export["dicom"]),
-        "--reports", str(export["reports"]), "--out", str(out), "--workers", "1", "--no-progress",
+        str(Path(sys.executable).with_name("radcurate")),
+        "run",
+        "--dicom",
+        str(export["dicom"]),
+        "--reports",
+        str(export["reports"]),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--no-progress",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 60
         while read_state(out, "ingest").get("status") != "running":
@@ -139,15 +166,33 @@ def test_killed_radcurate_run_resumes_to_the_same_rows(export, baseline, tmp_pat
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert read_state(out, "ingest")["status"] == "running"  # it died mid-stage
-    code = radcurate(["run", "--dicom", str(export["dicom"]), "--reports", str(export["reports"]), "--out", str(out), "--workers", "0"])
+    code = radcurate(
+        [
+            "run",
+            "--dicom",
+            str(export["dicom"]),
+            "--reports",
+            str(export["reports"]),
+            "--out",
+            str(out),
+            "--workers",
+            "0",
+        ]
+    )
     assert code == 0
     assert same_tables(out, baseline)
 
 
 def failing_suite(out_dir, inputs, result):
     """The real ingest suite plus a site rule the pydicom files break: only CT/DX/CR allowed."""
-    rule = Expectation("ExpectColumnValuesToBeInSet", {"column": "modality", "value_set": ["CT", "DX", "CR"]}, "site accepts chest imaging only")
-    return list(ingest_suites(out_dir, inputs, result)) + [TableSuite("site.modalities", "phi/instances.parquet", (rule,))]
+    rule = Expectation(
+        "ExpectColumnValuesToBeInSet",
+        {"column": "modality", "value_set": ["CT", "DX", "CR"]},
+        "site accepts chest imaging only",
+    )
+    return list(ingest_suites(out_dir, inputs, result)) + [
+        TableSuite("site.modalities", "phi/instances.parquet", (rule,))
+    ]
 
 
 def count_studies(ctx):
@@ -159,11 +204,20 @@ def count_studies(ctx):
 
 def test_failed_expectation_stops_dependants_with_a_readable_report(export, tmp_path):
     stages = [
-        Stage("downstream", count_studies, ("phi/studies.parquet",), ("downstream.json",), depends_on=("ingest",)),
+        Stage(
+            "downstream",
+            count_studies,
+            ("phi/studies.parquet",),
+            ("downstream.json",),
+            depends_on=("ingest",),
+        ),
         Stage("ingest", ingest_stage, ("input:dicom", "input:reports"), PIPELINE[0].outputs, failing_suite),
     ]
     report = run_pipeline(export, tmp_path, stages=stages, workers=0, log=lambda line: None)
-    assert [(o.name, o.status) for o in report.outcomes] == [("ingest", "failed_validation"), ("downstream", "blocked")]
+    assert [(o.name, o.status) for o in report.outcomes] == [
+        ("ingest", "failed_validation"),
+        ("downstream", "blocked"),
+    ]
     assert report.exit_code == 1
     assert not (tmp_path / "downstream.json").exists()
     message = report.outcomes[0].message
@@ -186,10 +240,48 @@ def test_stage_graph_rejects_cycles_and_unknown_dependencies():
 
 def test_run_command_rejects_bad_input_with_exit_code_2(export, tmp_path, capsys):
     assert radcurate(["run", "--dicom", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
-    bad = tmp_path / "config.yaml"
-    bad.write_text("ingest:\n  batch_sise: 10\n")
-    assert radcurate(["run", "--dicom", str(export["dicom"]), "--out", str(tmp_path), "--config", str(bad), "--workers", "0"]) == 2
-    bad.write_text("dedi: {}\n")
-    assert radcurate(["run", "--dicom", str(export["dicom"]), "--out", str(tmp_path), "--config", str(bad), "--workers", "0"]) == 2
+    config = tmp_path / "config.yaml"
+    run = ["run", "--dicom", str(export["dicom"]), "--out", str(tmp_path / "out"), "--config", str(config)]
+    for text in ("ingest:\n  batch_sise: 10\n", "dedi: {}\n", "ingest: {batch_size: 0}\n", "ingest: [1\n"):
+        config.write_text(text)
+        assert radcurate([*run, "--workers", "0"]) == 2, text
     err = capsys.readouterr().err
     assert "not found" in err and "unknown stage section(s): dedi" in err
+    assert "unknown ingest setting(s): batch_sise" in err and "not valid YAML" in err
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_demo_generates_an_export_runs_the_pipeline_and_prints_a_one_screen_summary(tmp_path, capsys):
+    code = radcurate(["demo", "--out", str(tmp_path), "--patients", "2", "--corrupt", "8", "--workers", "0"])
+    summary = capsys.readouterr().out
+    assert code == 0, summary
+    assert len(summary.splitlines()) <= 30
+    assert "ingest      ran" in summary and "instances" in summary and "reports ->" in summary
+    for reason in (
+        "empty_file",
+        "truncated",
+        "not_dicom",
+        "no_pixel_data",
+        "duplicate_sop_instance",
+        "empty_report",
+    ):
+        assert reason in summary
+    assert "expectations passed" in summary and str(tmp_path / "out/manifest.json") in summary
+    assert (tmp_path / "export/truth/corrupt.parquet").exists()
+    assert (tmp_path / "out/phi/reports.parquet").exists()
+
+
+def test_airflow_dag_file_is_valid_python_over_the_same_stage_functions():
+    """Airflow is not installed here: check the DAG file parses and drives the runner's stages."""
+    import ast
+
+    source = (Path(commands.__file__).parent / "airflow_dag.py").read_text()
+    tree = ast.parse(source)
+    imported = {(n.module, a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert {
+        ("airflow.sdk", "dag"),
+        ("airflow.sdk", "task"),
+        ("radcurate.dags.pipeline", "PIPELINE"),
+    } <= imported
+    assert ("radcurate.dags.runner", "run_stage") in imported
+    assert "RADCURATE_DASK_SCHEDULER" in source

@@ -25,6 +25,17 @@ def truth(root: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(root / "truth" / f"{name}.parquet")
 
 
+def replan(root: Path):
+    """The generator's plans (phantoms included) for the export at ``root``, from its parameters."""
+    import json
+
+    from radcurate.synthesis.config import ExportConfig
+    from radcurate.synthesis.plan import plan_export
+
+    p = json.loads((root / "truth" / "export.json").read_text())
+    return p["seed"], plan_export(p["seed"], p["patients"], ExportConfig(**p["config"]))
+
+
 def dicom_files(root: Path, skip: set[str] = frozenset()) -> dict[str, pydicom.Dataset]:
     """Every DICOM image under pacs/ (relative path -> dataset), DICOMDIR excluded."""
     out = {}
@@ -177,6 +188,73 @@ def test_reports_agree_with_the_phantom_findings(synth_export):
         assert re.search(r"no [^.]*pneumothorax", rep[r.accession], re.I)
 
 
+def test_negated_findings_are_absent_from_the_rendered_phantom(synth_export):
+    """Rebuild each study's phantom from the seed and look for the finding's tissue in 3-D."""
+    from radcurate.synthesis.phantom import (ATELECTASIS, BULLA, CONSOLIDATION, EFFUSION, FIBROSIS, HEART,
+                                             HERNIA_AIR, PLEURAL_THICKENING, PNEUMOTHORAX, labels_at)
+    label_of = {"Effusion": EFFUSION, "Pneumothorax": PNEUMOTHORAX, "Consolidation": CONSOLIDATION,
+                "Atelectasis": ATELECTASIS, "Emphysema": BULLA, "Fibrosis": FIBROSIS,
+                "Pleural_Thickening": PLEURAL_THICKENING, "Hernia": HERNIA_AIR}
+    f = truth(synth_export, "findings").set_index(["accession", "finding"])
+    x = np.arange(-160, 161, 4.0)
+    z = np.arange(-200, 101, 2.0)
+    checked = 0
+    _, plans = replan(synth_export)
+    for pp in plans:
+        for sp in pp.studies:
+            lab = labels_at(sp.phantom, x[None, None, :], x[None, :, None], z[:, None, None])
+            for finding, code in label_of.items():
+                a = f.loc[(sp.accession, finding), "assertion"]
+                voxels = int((lab == code).sum())
+                if a == "negative":
+                    assert voxels == 0, (sp.accession, finding)
+                    checked += 1
+                elif a == "positive":
+                    assert voxels > 0, (sp.accession, finding)
+            heart = np.nonzero((lab == HEART).any(axis=(0, 1)))[0]
+            ctr = (heart.max() - heart.min() + 1) * 4.0 / (2 * 0.93 * 165)  # cardiothoracic ratio
+            assert (ctr > 0.5) == (f.loc[(sp.accession, "Cardiomegaly"), "assertion"] == "positive")
+    assert checked >= 5
+
+
+def test_lung_lesions_a_radiograph_report_mentions_show_on_the_radiograph(files, synth_export):
+    """Ribs and vessels make local contrast unreliable, so compare the exported radiograph with
+    the same patient projected again without that one lesion: the lesion's spot must be denser."""
+    from dataclasses import replace
+
+    from radcurate.synthesis.projection import geometry, project
+
+    seed, plans = replan(synth_export)
+    f = truth(synth_export, "findings").set_index(["accession", "finding"])
+    by_acc = {ds.AccessionNumber: ds for ds in files.values() if ds.Modality in ("DX", "CR")}
+    seen = 0
+    for pp in plans:
+        for si, sp in enumerate(pp.studies):
+            if sp.modality == "CT":
+                continue
+            ds = by_acc[sp.accession]
+            a = ds.pixel_array.astype(float)
+            if ds.PhotometricInterpretation == "MONOCHROME1":  # CR: high values are dark
+                a = 4095 - a
+            pix = float(ds.ImagerPixelSpacing[0])
+            g = geometry(ds.Rows, pix)
+            yy, xx = np.mgrid[: ds.Rows, : ds.Columns]
+            for les in sp.phantom.lesions:
+                if les.kind != "lesion" or les.long_mm < 20:
+                    continue
+                finding = "Mass" if les.long_mm >= 30 else "Nodule"
+                assert f.loc[(sp.accession, finding), "assertion"] == "positive"
+                without = replace(sp.phantom, lesions=tuple(l for l in sp.phantom.lesions if l is not les))
+                b = project(without, ds.Rows, pix, np.random.default_rng([seed, pp.index, si, 3])).astype(float)
+                core = np.hypot(xx - (les.center[0] - g.x0) / pix, yy - (g.z0 - les.center[2]) / pix) * pix
+                core = (core <= les.short_mm / 3) & (yy > 80)  # below the burned-in label
+                if core.sum() < 5:
+                    continue
+                assert a[core].mean() - b[core].mean() > 50, "lesion adds attenuation where truth puts it"
+                seen += 1
+    assert seen >= 2
+
+
 def test_reports_read_like_radiology_reports(synth_export):
     rep = reports(synth_export)
     text = "\n".join(rep.report_text)
@@ -260,6 +338,7 @@ def test_recist_truth_follows_the_rules(synth_export):
     assert [x.response for x in r] == ["BASELINE", "SD", "PD"] and r[2].nadir_mm == 66
 
 
+@pytest.mark.filterwarnings("ignore:End of file reached:UserWarning")
 def test_corrupt_inputs_are_what_the_truth_says(synth_export_corrupt):
     root = synth_export_corrupt
     c = truth(root, "corrupt")
@@ -308,14 +387,15 @@ def test_corrupt_inputs_are_what_the_truth_says(synth_export_corrupt):
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
-    a = generate_export(tmp_path / "a", patients=1, seed=5, corrupt=3)
-    b = generate_export(tmp_path / "b", patients=1, seed=5, corrupt=3)
+    a = generate_export(tmp_path / "a", patients=2, seed=5, corrupt=3)  # patient 2 comes with a DICOMDIR
+    b = generate_export(tmp_path / "b", patients=2, seed=5, corrupt=3)
     c = generate_export(tmp_path / "c", patients=1, seed=6)
 
     def snapshot(root):
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
     sa, sb = snapshot(a), snapshot(b)
+    assert any(k.endswith("DICOMDIR") for k in sa)
     assert sa.keys() == sb.keys() and all(sa[k] == sb[k] for k in sa)
     assert snapshot(c)["ris/reports.csv"] != sa["ris/reports.csv"]
 
@@ -327,3 +407,28 @@ def test_command_line_writes_an_export(tmp_path, capsys):
     assert (tmp_path / "x" / "truth" / "studies.parquet").is_file()
     assert "1 patients" in capsys.readouterr().out
     assert main(["synth-export", "--out", str(tmp_path / "y"), "--patients", "0"]) == 2
+
+
+def test_burned_in_patient_text_is_readable_by_ocr(files, synth_export):
+    import shutil
+
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract binary not installed (apt-get install tesseract-ocr)")
+    import pytesseract
+    from PIL import Image
+
+    b = truth(synth_export, "burned_in")
+    picks = {}
+    for path in b.path:
+        picks.setdefault(files[path].Modality == "CT", path)  # one CT slice, one radiograph
+    assert len(picks) == 2
+    for path in picks.values():
+        ds = files[path]
+        a = ds.pixel_array.astype(float)
+        if ds.PhotometricInterpretation == "MONOCHROME1":
+            a = a.max() - a
+        img = Image.fromarray(((a - a.min()) / np.ptp(a) * 255).astype(np.uint8))
+        read = re.sub(r"[^0-9]", "", pytesseract.image_to_string(img))
+        for text in b[b.path == path].text:
+            digits = re.sub(r"[^0-9]", "", text)
+            assert digits in read, (text, read)
