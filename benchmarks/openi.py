@@ -183,14 +183,7 @@ def print_errors(df: pd.DataFrame, gold: pd.DataFrame, pred: pd.DataFrame, menti
                     print(f"  {rid}: (no mention) {texts[str(rid)][:300]!r}")
                     continue
                 for m in ms.itertuples():
-                    print(f"  {rid} [{m.section}] value={m.value} rule={m.rule_id} :: {m.text!r} :: "
-                          f"{_sentence(texts[str(rid)], m.start)!r}")
-
-
-def _sentence(text: str, pos: int) -> str:
-    s = max(text.rfind(". ", 0, pos) + 2, 0)
-    e = text.find(". ", pos)
-    return text[s:(e + 1 if e >= 0 else len(text))][:220]
+                    print(f"  {rid} [{m.section}] value={m.value} rule={m.rule_id} :: {m.text!r} :: {m.sentence!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

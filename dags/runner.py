@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from .expectations import format_report, validate
+from .expectations import CheckResult, SuiteResult, format_report, validate
 from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, ordered
 
 STATE_DIR = "_state"
@@ -203,8 +203,11 @@ def run_stage(
             input_fingerprint=fingerprint,
             config_hash=chash,
         )
-    suites = stage.suite(out_dir, inputs, result) if stage.suite else []
-    results = validate(out_dir, suites)
+    try:
+        results = validate(out_dir, stage.suite(out_dir, inputs, result) if stage.suite else [])
+    except Exception as exc:  # a suite that cannot even be evaluated is a failed suite
+        error = CheckResult(stage.name, "suite evaluated", None, False, f"error: {type(exc).__name__}: {exc}")
+        results = [SuiteResult(stage.name, "-", False, [error])]
     validation = [r.to_dict() for r in results]
     seconds = round(time.perf_counter() - started, 3)
     passed = all(r.success for r in results)

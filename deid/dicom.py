@@ -9,6 +9,7 @@ audit of what it did: tag, keyword, path and action, never a value.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,24 @@ class DatasetResult:
     known: FilePHI
 
 
+@functools.lru_cache(maxsize=8192)
+def _vr(tag: int, raw_vr: str | None) -> str:
+    """The VR to decide on: as read, else (implicit VR, or UN for a public tag) the dictionary's."""
+    if raw_vr and raw_vr != "UN":
+        return raw_vr.split(" or ")[0]
+    if dd.dictionary_has_tag(tag) and not (tag >> 16) & 1:
+        return dd.dictionary_VR(tag).split(" or ")[0]
+    return "UN"
+
+
+@functools.lru_cache(maxsize=8192)
+def _names(tag: int) -> tuple[str, str]:
+    """(keyword or "", "(gggg,eeee)") of a tag, cached per process."""
+    group = tag >> 16
+    keyword = "" if group & 1 else dd.keyword_for_tag(tag)
+    return keyword, f"({group:04X},{tag & 0xFFFF:04X})"
+
+
 def _text(ds: Dataset, keyword: str) -> str:
     try:
         v = ds.get(keyword)
@@ -118,6 +137,15 @@ class DicomDeidentifier:
         self.config = config
         self.cleaner = text_cleaner or TextCleaner()
         self._uids: dict[str, str] = {}
+        used = [(code, meaning) for code, meaning, opt in PROFILE_CODES if opt is None or getattr(config, opt)]
+        self._method = [m for _, m in used]  # LO, VM 1-n: one value per profile/option
+        self._method_items = []  # built once; items are only read when a dataset is written
+        for code, meaning in used:
+            item = Dataset()
+            item.CodeValue = code
+            item.CodingSchemeDesignator = "DCM"
+            item.CodeMeaning = meaning
+            self._method_items.append(item)
 
     # ------------------------------------------------------------------ identity
     def map_uid(self, uid: str) -> str:
@@ -169,18 +197,24 @@ class DicomDeidentifier:
         for tag in list(ds.keys()):
             try:
                 raw = ds.get_item(tag)
-                vr = getattr(raw, "VR", None) or (dd.dictionary_VR(tag) if dd.dictionary_has_tag(tag) else "UN")
-                if vr == "UN" and dd.dictionary_has_tag(tag) and not tag.is_private:
-                    vr = dd.dictionary_VR(tag)
+                vr = _vr(int(tag), raw.VR)
             except Exception:
-                vr = "UN"
-            vr = vr.split(" or ")[0]
+                raw, vr = None, "UN"
             step, rule = decide(int(tag), vr, cfg)
-            keyword = dd.keyword_for_tag(tag) if not tag.is_private else ""
-            path = prefix + (keyword or f"({tag.group:04X},{tag.element:04X})")
-            tag_s = f"({tag.group:04X},{tag.element:04X})"
+            if step is Step.CHECK and getattr(raw, "is_raw", False) and isinstance(raw.value, bytes) \
+                    and raw.value.isascii():
+                text = raw.value.decode("ascii")
+                if not known.leaks(text) and not PHI_SHAPES.search(text):  # clean: stays raw
+                    audit.append((prefix + (_names(int(tag))[0] or _names(int(tag))[1]), _names(int(tag))[1],
+                                  _names(int(tag))[0], vr, Step.CHECK.value, rule))
+                    continue
+            keyword, tag_s = _names(int(tag))
+            path = prefix + (keyword or tag_s)
             if step is Step.REMOVE:
                 del ds[tag]
+                audit.append((path, tag_s, keyword, vr, step.value, rule))
+                continue
+            if step is Step.KEEP:  # left unconverted: written back byte for byte
                 audit.append((path, tag_s, keyword, vr, step.value, rule))
                 continue
             try:
@@ -261,19 +295,9 @@ class DicomDeidentifier:
 
     # ------------------------------------------------------------------ method and meta
     def _stamp(self, ds: Dataset, ident: Identity) -> None:
-        cfg = self.config
         ds.PatientIdentityRemoved = "YES"
-        names = [m for code, m, opt in PROFILE_CODES if opt is None or getattr(cfg, opt)]
-        ds.DeidentificationMethod = ("radcurate: " + "; ".join(names))[:64]
-        seq = []
-        for code, meaning, opt in PROFILE_CODES:
-            if opt is None or getattr(cfg, opt):
-                item = Dataset()
-                item.CodeValue = code
-                item.CodingSchemeDesignator = "DCM"
-                item.CodeMeaning = meaning
-                seq.append(item)
-        ds.DeidentificationMethodCodeSequence = Sequence(seq)
+        ds.DeidentificationMethod = self._method
+        ds.DeidentificationMethodCodeSequence = Sequence(self._method_items)
         if "PatientName" not in ds:
             ds.PatientName = ident.patient_key
         if "PatientID" not in ds:

@@ -9,10 +9,12 @@ cheaply (substring test) for a value that must not survive.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
 import pydicom.datadict as dd
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 ID_KEYWORDS = ("PatientID", "OtherPatientIDs", "AccessionNumber", "StudyID", "IssuerOfPatientID",
@@ -59,15 +61,7 @@ class FilePHI:
     def needles(self) -> tuple[str, ...]:
         """Lower-case substrings whose presence in a kept value means PHI got through."""
         if self._needles is None:
-            out: set[str] = set()
-            for n in self.names:
-                out.update(p.lower() for p in _SPLIT_NAME.split(n) if len(p) >= 3)
-            out.update(i.lower() for i in self.ids if len(i) >= 3)
-            out.update(o.lower() for o in self.other if len(o) >= 4)
-            for d in self.dates:
-                out.update({d.strftime("%Y%m%d"), d.isoformat(), f"{d.month}/{d.day}/{d.year}",
-                            d.strftime("%m/%d/%Y")})
-            self._needles = tuple(sorted(out))
+            self._needles = _needles(tuple(self.names), tuple(self.ids), tuple(self.dates), tuple(self.other))
         return self._needles
 
     def leaks(self, text: str) -> bool:
@@ -82,43 +76,83 @@ class FilePHI:
                         other=list(self.other))
 
 
+@functools.lru_cache(maxsize=1024)
+def _needles(names: tuple, ids: tuple, dates: tuple, other: tuple) -> tuple[str, ...]:
+    """Needles of one inventory; cached, since every file of a patient carries the same one."""
+    out: set[str] = set()
+    for n in names:
+        out.update(p.lower() for p in _SPLIT_NAME.split(n) if len(p) >= 3)
+    out.update(i.lower() for i in ids if len(i) >= 3)
+    out.update(o.lower() for o in other if len(o) >= 4)
+    for d in dates:
+        out.update({d.strftime("%Y%m%d"), d.isoformat(), f"{d.month}/{d.day}/{d.year}", d.strftime("%m/%d/%Y")})
+    return tuple(sorted(out))
+
+
 def _strings(ds: Dataset, tag: int) -> list[str]:
+    """The values of a text element, read from its raw bytes when it is still unconverted.
+
+    Decoding raw bytes (UTF-8, else Latin-1) skips pydicom's conversion for values that the walk
+    will remove anyway; PN values go through pydicom so that character sets are honoured."""
     try:
-        elem = ds.get(tag)
-    except Exception:  # a malformed value: nothing usable to match against
+        raw = ds.get_item(tag)
+    except Exception:
         return []
-    if elem is None or elem.value is None or elem.VR == "SQ":
+    if raw is None:
         return []
-    vals = elem.value if elem.VM > 1 else [elem.value]
+    if getattr(raw, "is_raw", False) or not isinstance(raw, DataElement):
+        data = raw.value
+        if not data or not isinstance(data, bytes):
+            return []
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+        vals = text.split("\\")
+    else:
+        if raw.value is None or raw.VR == "SQ":
+            return []
+        vals = raw.value if raw.VM > 1 else [raw.value]
     out = []
     for v in vals:
         if isinstance(v, bytes):
             continue
-        s = str(v).strip()
+        s = str(v).strip(" \x00")
         if s:
             out.append(s)
     return out
 
 
+def _pn_strings(ds: Dataset, tag: int) -> list[str]:
+    try:
+        elem = ds[tag]
+    except Exception:
+        return []
+    if elem.value is None:
+        return []
+    vals = elem.value if elem.VM > 1 else [elem.value]
+    return [str(v).strip() for v in vals if str(v).strip()]
+
+
+# Every public tag whose dictionary VR is PN (names at the top level of a file).
+PN_TAGS = frozenset(tag for tag, entry in dd.DicomDictionary.items() if entry[0] == "PN")
+
+
 def collect_known(ds: Dataset) -> FilePHI:
     """Known PHI from the top level of ``ds`` (sequences add their names during the walk)."""
     phi = FilePHI()
-    for tag in list(ds.keys()):
-        if tag.group & 1 or tag.group > 0x0040:
-            continue
-        try:
-            raw = ds.get_item(tag)
-            vr = getattr(raw, "VR", None) or dd.dictionary_VR(tag)
-        except Exception:
-            continue
-        if vr == "PN":
-            for s in _strings(ds, tag):
-                phi.add_name(s)
+    for tag in sorted(PN_TAGS.intersection(ds.keys())):
+        for s in _pn_strings(ds, tag):
+            phi.add_name(s)
     for tag in ID_TAGS:
-        phi.ids.extend(s for s in _strings(ds, tag) if s not in phi.ids)
+        if tag in ds:
+            phi.ids.extend(s for s in _strings(ds, tag) if s not in phi.ids)
     for tag in OTHER_TAGS:
-        phi.other.extend(s for s in _strings(ds, tag) if s not in phi.other)
+        if tag in ds:
+            phi.other.extend(s for s in _strings(ds, tag) if s not in phi.other)
     for tag in DATE_TAGS:
+        if tag not in ds:
+            continue
         for s in _strings(ds, tag):
             m = _DA.match(s)
             if m:

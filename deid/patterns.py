@@ -5,8 +5,9 @@ ID numbers, ages) is one compiled regular expression here; person names are foun
 (titles, degrees, "signed by" ...) with a name-token pattern and word lists that keep clinical and
 everyday words out of names. Regexes rather than spaCy: the shapes are character-level (a date's
 separators, a phone's parentheses), spaCy's tokenizer cuts them differently from one format to the
-next, a blank English pipeline has no NER to add, and one regex pass is ~10x faster than tokenising
-(see benchmarks/deid_reports.py).
+next, a blank English pipeline has no NER to add, and its tokenizer alone (~1,000 reports per CPU
+second on the synthetic reports) is slower than this whole scrubber (~1,600-2,000/s), which tries
+each pattern only at its anchors (see text_scrub._Scan and benchmarks/deid_reports.py).
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ DATE_PATTERNS: list[tuple[str, re.Pattern]] = [
                         r"(?![\w/\-]|\.\d)")),
     # 03/14/2021, 3/14/21, 03-14-2021, 14.03.2021
     ("mdy", re.compile(_NB + r"(?P<m>\d{1,2})(?P<s>[/\-.])(?P<d>\d{1,2})(?P=s)(?P<y>\d{4}|\d{2})" + _NA)),
-    # March 14, 2021 / Mar. 14th 2021 / MAR 14 2021 / March 14 '21
-    ("mon_d_y", re.compile(r"\b(?P<mon>" + MONTH_RE + r")\.?[ \t]+(?P<d>\d{1,2})" + _ORD +
-                           r"(?:,[ \t]*|[ \t]+)(?:of[ \t]+)?(?P<y>\d{4}|'\d{2})(?![\w/\-])")),
+    # March 14, 2021 / Mar. 14th 2021 / MAR 14 2021 / March 14 '21 / Mar-14-2021
+    ("mon_d_y", re.compile(r"\b(?P<mon>" + MONTH_RE + r")\.?(?:[ \t]+|-)(?P<d>\d{1,2})" + _ORD +
+                           r"(?:,[ \t]*|[ \t]+|-)(?:of[ \t]+)?(?P<y>\d{4}|'\d{2})(?![\w/\-])")),
     # 14 Mar 2021 / 14-Mar-2021 / 14th of March, 2021 / 14-MAR-21 / 14MAR2021
     ("d_mon_y", re.compile(r"(?<![\w/.\-])(?P<d>\d{1,2})" + _ORD + r"(?:[ \t]+of)?[ \t\-]*(?P<mon>" + MONTH_RE +
                            r")\.?(?:,[ \t]*|[ \t\-]*)(?P<y>\d{4}|\d{2})(?![\w/\-])")),
@@ -173,6 +174,10 @@ AGE_PATTERNS: list[re.Pattern] = [
     # 092Y (DICOM AS written into text)
     re.compile(r"(?<![\w.])(?P<n>\d{3})Y\b"),
 ]
+# ninety-two-year-old, one hundred year old: always over 89
+AGE_WORDS_RE = re.compile(
+    r"(?i:\b(?P<n>(?:ninety|one[ \t\-]hundred(?:[ \t\-]and)?)(?:[ \t\-](?:one|two|three|four|five|six|seven|eight|nine))?)"
+    r"(?=[ \t\-]*(?:years?|yrs?|y)(?:[ \t\-]*old|[ \t]+of[ \t]+age)\b))")
 
 # ----------------------------------------------------------------------------- IDs
 
@@ -220,7 +225,7 @@ _GAP = r"(?:[ \t]|,[ \t]?)(?:" + PARTICLE + r"[ \t](?:" + PARTICLE + r"[ \t])?)?
 _NAME_SEQ = NAME_TOKEN + r"(?:" + _GAP + NAME_TOKEN + r"){0,3}"
 
 # Dr. Smith, Doctor John Smith, DR. J. SMITH, Mr. Smith, Ms Jones
-TITLED_NAME_RE = re.compile(r"\b" + TITLE_RE + r"[ \t]+(?P<name>(?:" + PARTICLE + r"[ \t])?" + NAME_TOKEN
+TITLED_NAME_RE = re.compile(r"\b" + TITLE_RE + r"(?:[ \t]+|(?<=\.))(?P<name>(?:" + PARTICLE + r"[ \t])?" + NAME_TOKEN
                             + r"(?:[ \t](?:" + PARTICLE + r"[ \t](?:" + PARTICLE + r"[ \t])?)?" + NAME_TOKEN + r"){0,2})")
 TITLED_LOWER_RE = re.compile(r"\b(?:dr|doctor)\.?[ \t]+(?P<name>(?:[a-z]\.[ \t]*)?[a-z][a-z'\-]+(?:[ \t]+[a-z][a-z'\-]+)?)")
 # John Smith, MD / SMITH, JOHN M.D. / J. Smith MD / Smith, DO
@@ -232,6 +237,7 @@ _TRIGGERS = (r"(?:electronically[ \t]+)?(?:signed|e-signed|signed[ \t]+out)(?:[ 
              r"transcribed[ \t]+by|reported[ \t]+by|performed[ \t]+by|prepared[ \t]+by|finalized[ \t]+by|"
              r"discussed[ \t]+with|reviewed[ \t]+with|called[ \t]+to|communicated[ \t]+to|conveyed[ \t]+to|"
              r"relayed[ \t]+to|reported[ \t]+to|telephoned[ \t]+to|given[ \t]+to|notified|paged|d/w|"
+             r"spoke[ \t]+(?:with|to)|talked[ \t]+(?:with|to)|informed|contacted|left[ \t]+(?:a[ \t]+)?message[ \t]+(?:for|with)|"
              r"attending(?:[ \t]+(?:physician|radiologist))?|resident|fellow|radiologist|technologist|"
              r"sonographer|referring(?:[ \t]+(?:physician|provider|doctor|clinician))?|"
              r"ordering(?:[ \t]+(?:physician|provider|doctor|clinician))?|requested[ \t]+by|ordered[ \t]+by|"
@@ -322,7 +328,7 @@ katherine christine debra rachel carolyn janet catherine maria heather diane rut
 virginia victoria kelly lauren christina joan evelyn judith megan andrea cheryl hannah jacqueline
 martha gloria teresa ann sara madison frances kathryn janice jean abigail alice judy sophia julia
 grace denise amber doris marilyn danielle beverly isabella theresa diana natalie brittany charlotte
-marie kayla alexis lori ana jane john jim bob tom susan kate anne mohammed muhammad ahmed wei li jun priya raj
+marie kayla alexis lori jane john jim bob tom susan kate anne mohammed muhammad ahmed priya
 """.split())
 
 # Which keyword-led families can be present at all, from the set of lower-case words of a report
@@ -332,7 +338,7 @@ WORD_RE = re.compile(r"[a-z]+")
 HINT_WORDS: dict[str, frozenset] = {
     "trig": frozenset("""signed esigned dictated read interpreted reviewed verified approved transcribed reported
         performed prepared finalized discussed called communicated conveyed relayed telephoned given notified
-        paged w attending resident fellow radiologist technologist sonographer referring ordering requested
+        paged w spoke talked informed contacted left attending resident fellow radiologist technologist sonographer referring ordering requested
         ordered pcp cc copy physician provider patient pt name nurse rn""".split()),
     "degree": frozenset("md m phd ph mbbs mbchb frcr dabr rt r cnp arnp fnp dnp do rn np pa d o n".split()),
     "idctx": frozenset("""mrn mr medical acc accession id serial s sn order encounter visit fin csn account acct
@@ -345,7 +351,7 @@ HINT_WORDS: dict[str, frozenset] = {
     "month": frozenset(list(MONTHS) + list(MONTH_ABBR)),
     "ampm": frozenset("am pm a p".split()),
     "hours": frozenset("hours hrs h".split()),
-    "age": frozenset("year years yr yrs y yo o age aged ages".split()),
+    "age": frozenset("year years yr yrs y yo o age aged ages ninety hundred".split()),
     "zip": frozenset("zip".split()),
     "street": frozenset(w.lower() for w in STREET_SUFFIX.split("|")),
     "pobox": frozenset("box".split()),

@@ -26,6 +26,9 @@ from .textdetect import Box, detect_text
 MIN_SIDE = 32  # smaller images cannot hold legible text: not checked (documented in the report)
 
 
+NATIVE = frozenset({ExplicitVRLittleEndian, "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"})
+
+
 class PixelError(Exception):
     """Pixel data that cannot be checked; ``reason`` is the quarantine reason."""
 
@@ -44,7 +47,7 @@ def _frames(arr: np.ndarray, ds: Dataset) -> np.ndarray:
     return arr
 
 
-def _native_view(ds: Dataset, buf: bytearray, little_endian: bool) -> np.ndarray | None:
+def _native_view(ds: Dataset, buf: bytes | bytearray, little_endian: bool) -> np.ndarray | None:
     """A writable (frames, rows, cols, samples) view of native pixel bytes, or None if unusual."""
     bits = int(ds.BitsAllocated)
     if bits not in (8, 16, 32):
@@ -81,11 +84,21 @@ def clean_pixels(ds: Dataset, transfer_syntax: str, little_endian: bool, *, meth
         return [], transfer_syntax
     if int(getattr(ds, "BitsAllocated", 0) or 0) < 8:
         return [], transfer_syntax  # 1-bit bitmaps (segmentations): no room for legible text
-    try:
-        arr = _frames(ds.pixel_array, ds)
-    except Exception as exc:
-        raise PixelError("pixel_undecodable",
-                         f"cannot decode pixel data ({type(exc).__name__}) to check for burned-in text") from None
+    native = transfer_syntax in NATIVE and not getattr(ds["PixelData"], "is_undefined_length", False)
+    arr = None
+    bits = int(getattr(ds, "BitsAllocated", 0) or 0)
+    if native and (int(getattr(ds, "PixelRepresentation", 0) or 0) == 0
+                   or int(getattr(ds, "BitsStored", bits) or bits) == bits):
+        # native data whose stored values are the container's: a zero-copy view, no decoder
+        view = _native_view(ds, ds.PixelData, little_endian)
+        if view is not None:
+            arr = view[..., 0] if view.shape[-1] == 1 else view
+    if arr is None:
+        try:
+            arr = _frames(ds.pixel_array, ds)
+        except Exception as exc:
+            raise PixelError("pixel_undecodable",
+                             f"cannot decode pixel data ({type(exc).__name__}) to check for burned-in text") from None
     mono1 = str(getattr(ds, "PhotometricInterpretation", "")) == "MONOCHROME1"
     found: list[tuple[int, Box]] = []
     for f in range(arr.shape[0]):
@@ -96,10 +109,7 @@ def clean_pixels(ds: Dataset, transfer_syntax: str, little_endian: bool, *, meth
             found.append((f, box))
     if not found:
         return [], transfer_syntax
-    encapsulated = bool(getattr(ds["PixelData"], "is_undefined_length", False)) or \
-        transfer_syntax not in (ExplicitVRLittleEndian, "1.2.840.10008.1.2", "1.2.840.10008.1.2.2",
-                                "1.2.840.10008.1.2.1.99")
-    if not encapsulated:
+    if native:
         buf = bytearray(ds.PixelData)
         view = _native_view(ds, buf, little_endian)
         if view is not None:

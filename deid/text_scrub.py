@@ -113,14 +113,13 @@ class _Span:
     end: int
     kind: str
     prio: int
-    info: object = None  # date: (match, pattern, swapped, date); age: (n_start, n_end, style)
+    info: object = None  # date: (match, pattern name, day/month swapped, date); age: "dicom" or "text"
     merged: bool = False
 
 
 # ============================================================================ known PHI
 
 _SKIP_NAME_TOKENS = {"mr", "mrs", "ms", "miss", "dr", "jr", "sr", "ii", "iii", "iv", "md", "phd", "do"}
-_WORD_SPLIT = re.compile(r"[A-Za-z][A-Za-z']*")
 
 
 def name_parts(name: str) -> tuple[list[str], list[str], list[str]]:
@@ -311,10 +310,9 @@ def _render_date(m: re.Match, name: str, swapped: bool, new: dt.date) -> str:
 
 # ============================================================================ anchored scanning
 
-_DIGIT = re.compile(r"\d")
 _ID_SEP = re.compile(r"[ \t\n\r\f\v\-./]")
-_ID_SEP_CODES = np.array([ord(c) for c in " \t\n\r\f\v-./"], dtype=np.uint32)
-_TOKEN_WITH_DIGIT = re.compile(r"[A-Za-z0-9\-]*\d[A-Za-z0-9\-]*")
+_ID_SEP_LUT = np.zeros(128, dtype=bool)  # ASCII code -> is an ID separator
+_ID_SEP_LUT[[ord(c) for c in " \t\n\r\f\v-./"]] = True
 _DIGIT_RUN = re.compile(r"\d+")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 _W_TITLE = frozenset("dr doctor mr mrs ms miss mister prof professor".split())
@@ -355,7 +353,7 @@ class _Scan:
         between its characters, and not inside a longer run of letters or digits."""
         if self._squeezed is None:
             codes = np.frombuffer(self.low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            seps = np.flatnonzero(np.isin(codes, _ID_SEP_CODES))
+            seps = np.flatnonzero(_ID_SEP_LUT[np.minimum(codes, 127)])
             # squeezed index k sits at original index k + (number of separators whose shifted
             # position seps[i] - i is <= k)
             self._squeezed = (_ID_SEP.sub("", self.low), (seps - np.arange(len(seps))).tolist())
@@ -456,7 +454,19 @@ def _date_anchors(scan: _Scan) -> dict[str, list[int]]:
     return a
 
 
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_WEEKDAY_BEFORE = re.compile(r"\b(?P<wd>(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs?)?|Fri|Sat(?:ur)?|Sun)(?:day)?|"
+                             r"(?:MON|TUES?|WED(?:NES)?|THU(?:RS?)?|FRI|SAT(?:UR)?|SUN)(?:DAY)?)\.?,?[ \t]+$")
+
+
+def _weekday(d: dt.date, like: str) -> str:
+    full = _WEEKDAYS[d.weekday()]
+    word = full if like.lower().endswith("day") else full[:3]
+    return word.upper() if like.isupper() else word
+
+
 def _find_dates(scan: _Scan, cfg: ScrubConfig) -> list[_Span]:
+    text = scan.text
     spans: list[_Span] = []
     hints = scan.hints
     if "digit" not in hints:
@@ -474,7 +484,10 @@ def _find_dates(scan: _Scan, cfg: ScrubConfig) -> list[_Span]:
             if parsed is None:
                 continue
             start = m.start("m") if name == "ctx_md" else m.start()
-            spans.append(_Span(start, m.end(), "date", _PRIO["date"], (m, name, parsed[1], parsed[0])))
+            wd = _WEEKDAY_BEFORE.search(text, max(0, start - 14), start) if name not in ("ctx_md", "m_y", "mon_y") else None
+            if wd:  # "Monday, March 14, 2021": the weekday moves with the date
+                start = wd.start()
+            spans.append(_Span(start, m.end(), "date", _PRIO["date"], (m, name, parsed[1], parsed[0], wd)))
     if cfg.years != "keep":
         anchors = [s for s, e in scan.digits if e - s == 4]
         for m in scan.hits(P.YEAR_RE, anchors):
@@ -654,12 +667,13 @@ _TITLE_BEFORE = re.compile(r"\b" + P.TITLE_RE + r"[ \t]+$")
 def _adjacent_known(text: str, matches: list[tuple[int, int, str]], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Ambiguous/very common known tokens written right next to a found name part or a title."""
     out = []
+    ends, begins = {e for _, e in spans}, {s for s, _ in spans}
     for s0, e0, word in matches:
         low = word.lower()
         if low not in P.VERY_COMMON and low not in P.AMBIGUOUS_NAMES and low not in P.NOT_NAME_WORDS:
             continue
-        near = any(0 <= s0 - e <= 4 and _NAME_GLUE.match(text[e:s0]) or
-                   0 <= s - e0 <= 4 and _NAME_GLUE.match(text[e0:s]) for s, e in spans)
+        near = any((s0 - d in ends and _NAME_GLUE.match(text[s0 - d:s0])) or
+                   (e0 + d in begins and _NAME_GLUE.match(text[e0:e0 + d])) for d in range(5))
         titled = _TITLE_BEFORE.search(text[max(0, s0 - 16):s0]) is not None
         if not titled and word.islower():
             titled = _LOWER_TITLE_BEFORE.search(text[max(0, s0 - 16):s0]) is not None
@@ -820,6 +834,9 @@ def _find_simple(scan: _Scan, known: _Known, cfg: ScrubConfig) -> list[_Span]:
                     and " of " not in text[s:m.end()]:
                 continue  # the bare word, nothing naming a place
             spans.append(_Span(s, m.end(), "institution", _PRIO["institution"]))
+    if "age" in hints and cfg.age_cap < 90:  # ages in words ("ninety-two-year-old") are over 89
+        for m in scan.hits(P.AGE_WORDS_RE, scan.at(frozenset({"ninety", "one"}))):
+            spans.append(_Span(m.start("n"), m.end("n"), "age", _PRIO["age"], "text"))
     if "digit" not in hints:
         return spans
     da = _digit_anchors(scan)
@@ -877,7 +894,17 @@ def _find_simple(scan: _Scan, known: _Known, cfg: ScrubConfig) -> list[_Span]:
 
 def _token_starts(scan: _Scan) -> list[int]:
     """Start of each letters-digits-hyphens token that holds a digit and a letter ("SN48213")."""
-    return [m.start() for m in _TOKEN_WITH_DIGIT.finditer(scan.text) if not m.group().replace("-", "").isdigit()]
+    text, n = scan.text, len(scan.text)
+    out: list[int] = []
+    for s, e in scan.digits:
+        a, b = s, e
+        while a > 0 and text[a - 1] in _TOKEN_CHARS:
+            a -= 1
+        while b < n and text[b] in _TOKEN_CHARS:
+            b += 1
+        if (not out or out[-1] != a) and not text[a:b].replace("-", "").isdigit():
+            out.append(a)
+    return out
 
 
 def _looks_like_id(tok: str) -> bool:
@@ -895,35 +922,32 @@ def _looks_like_id(tok: str) -> bool:
 # ============================================================================ resolve + rewrite
 
 def _resolve(spans: list[_Span]) -> list[_Span]:
-    """Keep the highest-priority detection where spans overlap; partial overlaps are merged."""
+    """Keep the highest-priority detection where spans overlap; partial overlaps are merged into
+    the stronger span, so nothing is left half-removed. Returns disjoint spans by position."""
     spans = sorted(spans, key=lambda s: (-s.prio, -(s.end - s.start), s.start))
-    accepted: list[_Span] = []
+    accepted: list[_Span] = []  # disjoint, sorted by start; each at least as strong as later ones
+    starts: list[int] = []
     for sp in spans:
         if sp.end <= sp.start:
             continue
-        overlaps = [a for a in accepted if sp.start < a.end and a.start < sp.end]
-        if not overlaps:
-            accepted.append(sp)
+        j = max(0, bisect_right(starts, sp.start) - 1)
+        if j < len(accepted) and accepted[j].end <= sp.start:
+            j += 1
+        k = j
+        while k < len(accepted) and accepted[k].start < sp.end:
+            k += 1
+        if j == k:
+            accepted.insert(j, sp)
+            starts.insert(j, sp.start)
             continue
-        if any(a.start <= sp.start and sp.end <= a.end for a in overlaps):
-            continue
-        # partial overlap: grow the stronger span over the weaker one so nothing is left half-removed
-        for a in overlaps:
-            a.start, a.end = min(a.start, sp.start), max(a.end, sp.end)
-            a.merged = True
-        # a grown span may now overlap others: fold them together
-        accepted.sort(key=lambda s: s.start)
-        folded = [accepted[0]]
-        for a in accepted[1:]:
-            if a.start < folded[-1].end:
-                keep = folded[-1] if folded[-1].prio >= a.prio else a
-                keep.start, keep.end = min(folded[-1].start, a.start), max(folded[-1].end, a.end)
-                keep.merged = True
-                folded[-1] = keep
-            else:
-                folded.append(a)
-        accepted = folded
-    return sorted(accepted, key=lambda s: s.start)
+        first, last = accepted[j], accepted[k - 1]
+        if k - j == 1 and first.start <= sp.start and sp.end <= first.end:
+            continue  # inside a stronger detection
+        keep = max(accepted[j:k], key=lambda a: a.prio)
+        keep.start, keep.end, keep.merged = min(sp.start, first.start), max(sp.end, last.end), True
+        accepted[j:k] = [keep]
+        starts[j:k] = [keep.start]
+    return accepted
 
 
 def _replacement(text: str, sp: _Span, shift_days: int, cfg: ScrubConfig, sur: Surrogates,
@@ -932,7 +956,7 @@ def _replacement(text: str, sp: _Span, shift_days: int, cfg: ScrubConfig, sur: S
     if sp.kind == "age":
         return f"{cfg.age_cap + 1:03d}" if sp.info == "dicom" else f"{cfg.age_cap + 1}+"
     if sp.kind == "date" and cfg.dates == "shift" and not sp.merged and sp.info is not None:
-        m, name, swapped, d = sp.info
+        m, name, swapped, d, *rest = sp.info
         if name == "year":
             if cfg.years == "tag":
                 return TAGS["date"]
@@ -944,9 +968,17 @@ def _replacement(text: str, sp: _Span, shift_days: int, cfg: ScrubConfig, sur: S
         rendered = _render_date(m, name, swapped, new)
         if name == "ctx_md":  # the match includes the introducing word
             rendered = rendered[sp.start - m.start():]
+        wd = rest[0] if rest else None
+        if wd is not None:
+            rendered = _weekday(new, wd.group("wd")) + text[wd.end("wd"):m.start()] + rendered
         return rendered
     if cfg.style == "fake" and sp.kind != "date":
-        return sur.fake(sp.kind, original, given)
+        fake = sur.fake(sp.kind, original, given)
+        for n in range(1, 20):  # a fake must not read as another value of this very text
+            if fake not in text:
+                break
+            fake = Surrogates(sur.salt + bytes([n])).fake(sp.kind, original, given)
+        return fake
     return TAGS.get(sp.kind, "[REDACTED]")
 
 

@@ -61,11 +61,17 @@ def tesseract_available() -> bool:
 
 
 def to_gray(frame: np.ndarray, monochrome1: bool = False) -> np.ndarray:
-    """One float32 channel where text is bright (colour: channel maximum; MONOCHROME1 inverted)."""
-    a = frame.astype(np.float32, copy=False)
+    """One channel where text is bright (colour: channel maximum; MONOCHROME1 inverted).
+
+    Integer images stay integer (int32 when inversion or subtraction could overflow), which keeps
+    the morphology cheap; anything else becomes float32."""
+    a = frame
     if a.ndim == 3:
         a = a.max(axis=2)
+    if a.dtype.kind not in "iu" or a.dtype.itemsize > 4:
+        a = a.astype(np.float32)
     if monochrome1:
+        a = a.astype(np.int64 if a.dtype.kind in "iu" else np.float32)
         a = a.max() - a
     return a
 
@@ -74,13 +80,17 @@ def candidate_lines(gray: np.ndarray, cfg: DetectorConfig = DetectorConfig()) ->
     """Line candidates and their stroke masks (cropped to the box)."""
     if gray.ndim != 2 or min(gray.shape) < 8:
         return []
-    sample = gray[::4, ::4] if gray.size > 65536 else gray
+    sample = gray[::4, ::4] if gray.size > 65536 else (gray[::2, ::2] if gray.size > 4096 else gray)
     lo = float(np.percentile(sample, 1))
     hi = float(gray.max())
     if hi - lo <= 0:
         return []
     k = cfg.stroke_width
-    tophat = gray - ndi.grey_opening(gray, size=(k, k))
+    opened = ndi.grey_opening(gray, size=(k, k))
+    if gray.dtype.kind in "iu":  # top-hat in a wider integer type: no wrap-around
+        tophat = gray.astype(np.int64) - opened
+    else:
+        tophat = gray - opened
     strokes = tophat > cfg.contrast * (hi - lo)
     if not strokes.any():
         return []

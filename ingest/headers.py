@@ -1,9 +1,11 @@
 """Read one DICOM file's header into a manifest row, or say why it cannot be an instance.
 
 Per file the bytes are read once: they feed both the SHA-256 and pydicom (through ``BytesIO``),
-and pydicom parses only the tags the manifest needs (``specific_tags``) and stops before the
-pixel data (``stop_before_pixels``). Truncation is found without decoding pixels: the pixel data
-element's declared length (or its encapsulated fragments) is compared with the bytes on disk.
+and pydicom parses only the tags the manifest needs (``specific_tags``: other values, large
+private blobs included, are skipped by seeking, which is what ``defer_size`` would do for them)
+and stops before the pixel data (``stop_before_pixels``). Files over 64 MiB are memory-mapped
+instead of read whole. Truncation is found without decoding pixels: the pixel data element's
+declared length (or its encapsulated fragments) is compared with the bytes on disk.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pyarrow as pa
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
@@ -30,6 +33,7 @@ from .walk import display_path
 
 MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
 PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
+PIXEL_TAG_INTS = {g << 16 | e for g, e in PIXEL_TAGS}
 LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"UT", b"UC", b"UR", b"SQ"}
 UNDEFINED = 0xFFFFFFFF
 MAP_ABOVE = 64 * 1024 * 1024  # bytes; larger files are memory-mapped instead of read whole
@@ -130,7 +134,7 @@ def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> d
         return _reject(row, "empty_file", "file has zero bytes")
     row["sha256"] = hashlib.sha256(data).hexdigest()
     try:
-        ds, end, has_meta = _parse(data, fh)
+        ds, end, last_end, has_meta = _parse(data, fh)
     except _NotDicom as exc:
         return _reject(row, "not_dicom", str(exc))
     except (EOFError, struct.error, zlib.error) as exc:
@@ -151,7 +155,7 @@ def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> d
         pixel = _deflated_pixel_extent(data)
     else:
         implicit, little = ds.original_encoding
-        pixel = _pixel_extent(data, end, bool(implicit), little is not False)
+        pixel = _pixel_extent(data, end, last_end, bool(implicit), little is not False)
     if pixel.get("truncated"):
         return _reject(row, "truncated", pixel["truncated"])
     row.update({k: v for k, v in pixel.items() if k != "truncated"})
@@ -169,11 +173,27 @@ class _NotDicom(Exception):
     """The bytes do not parse as a DICOM dataset, even with ``force=True``."""
 
 
-def _parse(data: bytes | mmap.mmap, fh: BinaryIO) -> tuple[pydicom.Dataset, int, bool]:
-    """Parse the header; returns the dataset, the offset where parsing stopped, has-file-meta.
+class _ElementEnds:
+    """``stop_when`` for pydicom: stop at the pixel data, and remember where the last top-level
+    value ended, so a file that stops inside an element header is seen as truncated."""
 
-    Small files are parsed from the bytes already read (no second read); mapped large ones from
-    the open file, so that only the header is read.
+    def __init__(self, buf: BinaryIO):
+        self.buf = buf
+        self.last_end: int | None = 0
+
+    def __call__(self, tag: int, vr: str | None, length: int) -> bool:
+        if tag in PIXEL_TAG_INTS:
+            return True
+        self.last_end = None if length == UNDEFINED else self.buf.tell() + length
+        return False
+
+
+def _parse(data: bytes | mmap.mmap, fh: BinaryIO) -> tuple[pydicom.Dataset, int, int | None, bool]:
+    """Parse the header (``dcmread(stop_before_pixels=True)``, ``force=True`` as fallback).
+
+    Returns the dataset, the offset where parsing stopped, where the last value before it ended,
+    and whether the file had a preamble and file meta. Small files are parsed from the bytes
+    already read (no second read); memory-mapped large ones from the open file.
     """
 
     def source() -> BinaryIO:
@@ -183,29 +203,35 @@ def _parse(data: bytes | mmap.mmap, fh: BinaryIO) -> tuple[pydicom.Dataset, int,
         return fh
 
     buf = source()
+    ends = _ElementEnds(buf)
     try:
-        ds = pydicom.dcmread(buf, stop_before_pixels=True, specific_tags=SPECIFIC_TAGS)
-        return ds, buf.tell(), True
+        ds = read_partial(buf, stop_when=ends, specific_tags=SPECIFIC_TAGS)
+        return ds, buf.tell(), ends.last_end, True
     except InvalidDicomError:
         pass
     # No preamble/DICM prefix: files written without file meta (e.g. straight from a modality).
     buf = source()
+    ends = _ElementEnds(buf)
     try:
-        ds = pydicom.dcmread(buf, stop_before_pixels=True, force=True, specific_tags=SPECIFIC_TAGS)
+        ds = read_partial(buf, stop_when=ends, force=True, specific_tags=SPECIFIC_TAGS)
     except Exception as exc:
         raise _NotDicom(f"no DICOM preamble and not a raw DICOM dataset ({type(exc).__name__})") from None
     # A forced parse of arbitrary bytes "succeeds" with junk elements: demand identifying UIDs.
     if not any(_value(ds, TAG_OF[k], "code") for k in ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID")):
         raise _NotDicom("no DICOM preamble and no DICOM identifiers in the data")
-    return ds, buf.tell(), False
+    return ds, buf.tell(), ends.last_end, False
 
 
-def _pixel_extent(data: bytes, pos: int, implicit: bool, little: bool) -> dict[str, Any]:
+def _pixel_extent(
+    data: bytes | mmap.mmap, pos: int, last_end: int | None, implicit: bool, little: bool
+) -> dict[str, Any]:
     """Locate the pixel data element that parsing stopped at and check it fits in the file."""
     size = len(data)
     if pos > size:
         return {"truncated": f"a header element runs {pos - size} bytes past the end of the file"}
     if pos == size:
+        if last_end is not None and last_end < size:  # pydicom consumed a partial element header
+            return {"truncated": "file ends inside a data element header"}
         return {"has_pixel_data": False}
     e = "<" if little else ">"
     if pos + 8 > size:

@@ -130,7 +130,8 @@ def make_batches(
     if not relpaths:
         return []
     size = max(1, min(batch_size, math.ceil(len(relpaths) / (4 * max(1, workers)))))
-    pairs = [(str(root / r), r) for r in relpaths]
+    base = str(root)
+    pairs = [(os.path.join(base, r), r) for r in relpaths]
     return [pairs[i : i + size] for i in range(0, len(pairs), size)]
 
 

@@ -21,14 +21,15 @@ def list_files(root: str | os.PathLike, exclude: str | os.PathLike | None = None
     ``exclude`` skips one folder (the output folder, when a user puts it inside the tree).
     Symbolic links to folders are not followed, so no file is seen twice.
     """
-    root = Path(root)
-    skip = Path(exclude).resolve() if exclude else None
+    root = os.fspath(root)
+    skip = os.path.realpath(exclude) if exclude else None
     found: list[str] = []
     for folder, dirs, names in os.walk(root):
         if skip is not None:
-            dirs[:] = [d for d in dirs if Path(folder, d).resolve() != skip]
-        for name in names:
-            found.append(Path(folder, name).relative_to(root).as_posix())
+            dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(folder, d)) != skip]
+        rel = os.path.relpath(folder, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        found.extend(prefix + name for name in names)
     return sorted(found)
 
 

@@ -7,6 +7,7 @@ from .aggregate import LABELS_SCHEMA, apply_reviewed, label_with_votes, reviewed
 from .config import (CHESTXRAY14, CHEXPERT, DEFAULT_POLICIES, VOCABULARIES, ClassifierConfig,
                      LabelingConfig)
 from .evaluate import LabelEvaluation, evaluate_labels
+from .expectations import labels_expectations
 from .functions import all_votes, negation_marked_tokens, rule_votes
 from .label_model import DawidSkene
 from .pipeline import read_mined, run_labeling
@@ -16,7 +17,7 @@ from .review import (ImportResult, evidence_patterns, export_review, import_revi
 __all__ = [
     "LABELS_SCHEMA", "apply_reviewed", "label_with_votes", "reviewed_long", "weak_labels",
     "CHESTXRAY14", "CHEXPERT", "DEFAULT_POLICIES", "VOCABULARIES", "ClassifierConfig",
-    "LabelingConfig", "LabelEvaluation", "evaluate_labels", "all_votes", "negation_marked_tokens",
+    "LabelingConfig", "LabelEvaluation", "labels_expectations", "evaluate_labels", "all_votes", "negation_marked_tokens",
     "rule_votes", "DawidSkene", "read_mined", "run_labeling", "ImportResult", "export_review",
     "import_review", "evidence_patterns", "load_reviewed", "read_reviewed", "review_priority", "select_for_review",
 ]

@@ -37,7 +37,7 @@ class ClassifierConfig:
 
     ngram_range: tuple[int, int] = (1, 2)
     min_df: int = 2
-    C: float = 1000.0  # inverse L2 strength on the corrections (per report, see OffsetLogistic)
+    C: float = 30.0  # inverse L2 strength on the corrections (per report, see OffsetLogistic)
     min_reviewed: int = 20  # abstain for a finding with fewer reviewed reports
     folds: int = 5  # out-of-fold scores on reviewed reports keep the reported accuracy honest
 
@@ -58,5 +58,14 @@ class LabelingConfig:
     reviewed_weight: float = 0.5
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.vocabularies if v not in VOCABULARIES]
+        if unknown:
+            raise ValueError(f"unknown vocabulary {unknown[0]!r}; known: {', '.join(VOCABULARIES)}")
+        bad = {f: p for f, p in self.policies.items() if p not in POLICIES}
+        if bad or self.default_policy not in POLICIES:
+            raise ValueError(f"uncertainty policies must be one of {', '.join(POLICIES)}")
+
     def policy(self, finding: str) -> str:
+        """The uncertainty policy applied to ``finding``."""
         return self.policies.get(finding, self.default_policy)

@@ -15,7 +15,9 @@ Functions:
   mostly were (abstains without reviewed reports).
 - ``text_classifier`` — Zech et al. (Radiology 2018): bag of 1–2-grams with negation-marked tokens,
   topic mixtures and the rule votes as features, one logistic regression per finding, trained on the
-  human-reviewed reports (abstains for findings with too few reviewed positives).
+  human-reviewed reports with the rule label model's log-odds as its offset, so that it learns
+  corrections to the rules (abstains for findings with too few reviewed reports). It is fitted per
+  finding inside `aggregate`, after the label model (`classifier_scores`).
 """
 from __future__ import annotations
 

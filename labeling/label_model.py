@@ -57,6 +57,7 @@ class DawidSkene:
     abstain_informative: bool = True  # whether silence is class-dependent evidence
     prior_strength: float = 10.0  # pseudo-votes per function and class anchoring vote meanings
     monotone: bool = True  # a positive vote never makes "absent" likelier
+    absent_prior_strength: float = 1.0  # pseudo-items that lack the finding (most reports do)
     prior_accuracy: float = 0.8  # ... at this accuracy: a positive vote leans present
     confusion_: np.ndarray = field(init=False, repr=False, default=None)  # (n_lfs, 2, N_OUTCOMES)
     prior_: np.ndarray = field(init=False, repr=False, default=None)  # (2,)
@@ -148,7 +149,7 @@ class DawidSkene:
             self.confusion_ = counts / counts.sum(axis=2, keepdims=True)
         if self.monotone:
             self._make_monotone()
-        prior = resp.sum(axis=0) + self.smoothing
+        prior = resp.sum(axis=0) + self.smoothing + np.array([self.absent_prior_strength, 0.0])
         self.prior_ = prior / prior.sum()
 
     def _make_monotone(self) -> None:

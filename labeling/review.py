@@ -40,9 +40,7 @@ def review_priority(labels: pd.DataFrame, votes: pd.DataFrame, disagreement_weig
     p = labels["probability"].clip(1e-9, 1 - 1e-9).to_numpy()
     ent = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
     entropy = pd.Series(ent, index=labels["report_id"].values).groupby(level=0).sum()
-    # the report-wide normal statement disagrees with every finding a normal report mentions
-    # in passing; it is left out of disagreement
-    v = votes[~votes["lf"].isin(("text_classifier", "normal_statement"))]
+    v = votes[votes["lf"] != "text_classifier"]
     g = v.groupby(["report_id", "vocabulary", "finding"])["vote"].agg(["min", "max"])
     # disagreement: one function says present while another says absent, or any is uncertain
     split = ((g["max"] == 1) & (g["min"] == 0)) | (g["min"] == -1)
@@ -221,13 +219,10 @@ def review_rows(mined: Mapping[str, pd.DataFrame], labels: pd.DataFrame, priorit
     for rid in ids:
         m = mentions[mentions["report_id"] == rid] if len(mentions) else mentions
         text = _highlighted_text(reports.loc[rid], m) if rid in reports.index else ""
-        evidence = "; ".join(
-            f"{r.finding}: {r.trigger} ({r.section}"
-            + (", negated" if r.negated else "") + (", uncertain" if r.uncertain else "") + ")"
-            for r in m.itertuples()) if len(m) else ""
-        row = {"report_id": rid, "priority": round(float(pr.loc[rid, "priority"]), 3),
+        row = {"report_id": rid, "rank": len(rows) + 1,
+               "priority": round(float(pr.loc[rid, "priority"]), 3),
                "topic": None if rid not in dom.index or pd.isna(dom[rid]) else int(dom[rid]),
-               "evidence": evidence, "text": text}
+               "evidence": _evidence(m, config.vocabularies), "text": text}
         for f in findings:
             cur = lab.loc[(rid, f)] if (rid, f) in lab.index else None
             if isinstance(cur, pd.DataFrame):
@@ -238,6 +233,23 @@ def review_rows(mined: Mapping[str, pd.DataFrame], labels: pd.DataFrame, priorit
             row[f] = None  # to fill: 1 present, 0 absent, -1 uncertain, blank not mentioned
         rows.append(row)
     return rows
+
+
+def _evidence(m: pd.DataFrame, vocabularies: tuple[str, ...]) -> str:
+    """"Effusion: large right effusion (impression); Nodule: nodule (findings, negated)" ..."""
+    if not len(m):
+        return ""
+    if "vocabulary" in m.columns:
+        m = m[m["vocabulary"].isin(vocabularies)]
+    phrase = "text" if "text" in m.columns else "trigger"
+    items = []
+    for r in m.itertuples():
+        flags = [f for f in ("negated", "uncertain", "historical", "hypothetical")
+                 if bool(getattr(r, f, False) or False)]
+        item = f"{r.finding}: {getattr(r, phrase)} ({', '.join([str(r.section), *flags])})"
+        if item not in items:
+            items.append(item)
+    return "; ".join(items)
 
 
 # -- import -------------------------------------------------------------------------------------

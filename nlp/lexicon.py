@@ -85,8 +85,8 @@ def variants(phrase: str) -> list[str]:
         out.append(prefix + last[:-2] + "es")  # atelectasis -> atelectases
     elif last.endswith("y") and len(last) > 3 and last[-2] not in "aeiou":
         out.append(prefix + last[:-1] + "ies")  # opacity -> opacities
-    elif last.endswith(("x", "ch", "sh")):
-        out.append(prefix + last + "es")
+    elif last.endswith(("ss", "x", "ch", "sh", "z")):
+        out.append(prefix + last + "es")  # mass -> masses
     elif last[-1:].isalpha() and not last.endswith("s"):
         out.append(prefix + last + "s")  # unused forms (adjectives + s) simply never match
     for p in list(out):

@@ -23,8 +23,10 @@ from .lexicon import DEFAULT_LEXICON
 from .sections import canonical_section, section_spans
 
 STAGE = "nlp"
-MENTION_COLUMNS = ("report_id", "section", "sentence_index", "start", "end", "text", "finding", "vocabulary",
-                   "kind", *CATEGORIES, "trigger", "rule_id", "value", "labelled")
+# start/end index the report text as mined: with several text columns, the non-empty columns joined by
+# a blank line, in the order given; `sentence` repeats the sentence so each row explains itself.
+MENTION_COLUMNS = ("report_id", "section", "sentence_index", "start", "end", "text", "sentence", "finding",
+                   "vocabulary", "kind", *CATEGORIES, "trigger", "rule_id", "value", "labelled")
 
 
 @dataclass(frozen=True)
@@ -148,19 +150,23 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
 
         stream = tqdm(stream, total=len(docs), unit="report", desc="mining")
     pairs, rows = [], []
-    for rid, doc in zip(ids, stream):
-        for m in doc._.mentions:
+    for rid, text, doc in zip(ids, texts, stream):
+        ext = doc._
+        sentences = ext.sentences
+        for m in ext.mentions:
             pairs.append((rid, m))
             a = m.assertion
-            rows.append((rid, m.section, m.sentence_index, m.start, m.end, m.text, m.finding, m.vocabulary,
-                         m.kind, a.negated, a.uncertain, a.historical, a.hypothetical, a.family, a.trigger,
+            s, e, _ = sentences[m.sentence_index]
+            rows.append((rid, m.section, m.sentence_index, m.start, m.end, m.text, text[s:e], m.finding,
+                         m.vocabulary, m.kind, a.negated, a.uncertain, a.historical, a.hypothetical, a.family, a.trigger,
                          a.rule_id, m.value, m.section not in config.ignore_sections))
     lexicon = nlp.get_pipe("radcurate_findings").lexicon
     labels = report_labels(pairs, ids, lexicon.vocabularies, config.ignore_sections,
                            config.no_finding_blocked_by_uncertain, lexicon.implications)
     mentions = pd.DataFrame.from_records(rows, columns=list(MENTION_COLUMNS))
     mentions = mentions.astype({"report_id": "string", "section": "string", "sentence_index": "int32",
-                                "start": "int32", "end": "int32", "text": "string", "finding": "string",
+                                "start": "int32", "end": "int32", "text": "string", "sentence": "string",
+                                "finding": "string",
                                 "vocabulary": "string", "kind": "string", "trigger": "string",
                                 "rule_id": "string", "value": "Int8", "labelled": "bool",
                                 **{c: "bool" for c in CATEGORIES}})

@@ -49,8 +49,8 @@ EXTRA_STOPWORDS = frozenset({"xxxx", "seen", "noted", "note", "identified", "evi
                              "exam", "examination", "study", "view", "views", "image", "images", "compared",
                              "comparison", "again", "also", "x", "ray", "chest", "pa", "lateral", "frontal",
                              "radiograph", "radiographs", "within", "limits", "normal"})
-_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
-_BOUNDARY = re.compile(r"[.;:!?,()\n]")
+_WORD_OR_COMMA = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]|,")
+_BOUNDARY = re.compile(r"[.;:!?()\n]")
 _NEGATION_RE = re.compile(r"\b(?:" + "|".join(sorted((re.escape(t) for t in NEGATION_TRIGGERS),
                                                        key=len, reverse=True)) + r")\b")
 
@@ -80,9 +80,11 @@ def segments(text: str, config: TopicConfig = TopicConfig()) -> list[tuple[bool,
     """Runs of content words, each flagged negated or not, that never cross punctuation.
 
     A negation scope starts after a trigger ("no", "without", "negative for", ...) and ends at
-    punctuation, a scope-breaking word ("but", "which", ...) or after `negation_window` words.
-    Phrases are learnt and applied within a run, so "no pleural effusion" can become one
-    `no_pleural_effusion` token but "mediastinum" never joins a negated word after it.
+    sentence punctuation, a scope-breaking word ("but", "which", ...), a comma, or after
+    `negation_window` content words; in a list closed by "or"/"nor" ("no consolidation, effusion,
+    or pneumothorax") each comma starts a new window instead. Phrases are learnt and applied within
+    a run, so "no pleural effusion" can become one `no_pleural_effusion` token while
+    "mediastinum" never joins a negated word after it.
     """
     from gensim.parsing.preprocessing import STOPWORDS
 
@@ -90,12 +92,16 @@ def segments(text: str, config: TopicConfig = TopicConfig()) -> list[tuple[bool,
         return []
     runs: list[tuple[bool, list[str]]] = []
     for chunk in _BOUNDARY.split(text.lower()):
-        negated_left = 0
+        items = list(_scan(chunk))
+        negated_left, in_list = 0, False
         current: tuple[bool, list[str]] | None = None
-        for kind, word in _scan(chunk):
+        for i, (kind, word) in enumerate(items):
             if kind == "neg":
-                negated_left = config.negation_window
-                current = None
+                negated_left, current = config.negation_window, None
+                in_list = _closes_list(items, i + 1)
+                continue
+            if kind == "comma":
+                negated_left = config.negation_window if negated_left and in_list else 0
                 continue
             if word in SCOPE_BREAKERS:
                 negated_left = 0
@@ -108,6 +114,19 @@ def segments(text: str, config: TopicConfig = TopicConfig()) -> list[tuple[bool,
                 runs.append(current)
             current[1].append(word)
     return runs
+
+
+def _closes_list(items: list[tuple[str, str]], start: int) -> bool:
+    """Does an "or"/"nor" follow a comma before the scope would end (a negated list)?"""
+    seen_comma = False
+    for kind, word in items[start:]:
+        if kind == "neg" or word in SCOPE_BREAKERS:
+            return False
+        if kind == "comma":
+            seen_comma = True
+        elif word in ("or", "nor") and seen_comma:
+            return True
+    return False
 
 
 def tokenize(text: str, config: TopicConfig = TopicConfig(), phrases=None) -> list[str]:
@@ -124,15 +143,18 @@ def tokenize(text: str, config: TopicConfig = TopicConfig(), phrases=None) -> li
 
 
 def _scan(chunk: str):
-    """Yield ("neg", trigger) and ("word", word) in order for one punctuation-free chunk."""
+    """Yield ("neg", trigger), ("comma", ",") and ("word", word) in order for one chunk."""
     cursor = 0
     for m in _NEGATION_RE.finditer(chunk):
-        for w in _WORD.findall(chunk[cursor:m.start()]):
-            yield "word", w
+        yield from _words(chunk[cursor:m.start()])
         yield "neg", m.group(0)
         cursor = m.end()
-    for w in _WORD.findall(chunk[cursor:]):
-        yield "word", w
+    yield from _words(chunk[cursor:])
+
+
+def _words(span: str):
+    for m in _WORD_OR_COMMA.finditer(span):
+        yield ("comma", ",") if m.group(0) == "," else ("word", m.group(0))
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 from .config import ExportConfig
 from .export import generate_export
-from .phantom import Lesion, Phantom, render
+from .phantom import Lesion, Phantom, labels_at, render
+from .plan import PatientPlan, StudyPlan, plan_export
 from .projection import project
-from .recist_truth import Measure, recist_responses
+from .recist_truth import Measure, Response, recist_responses, select_targets
 
-__all__ = ["ExportConfig", "generate_export", "Lesion", "Phantom", "render", "project", "Measure",
-           "recist_responses"]
+__all__ = ["ExportConfig", "generate_export", "Lesion", "Phantom", "labels_at", "render", "PatientPlan",
+           "StudyPlan", "plan_export", "project", "Measure", "Response", "recist_responses", "select_targets"]

@@ -1,7 +1,7 @@
 """Bad inputs a real export contains, planted on purpose with the reason a reader should give.
 
 Kinds cycle in a fixed order so any K >= 8 covers every reason: zero-byte file, truncated DICOM
-(cut in the header or in the pixel data), non-DICOM file (PNG or text), DICOM image without pixel
+(cut inside the pixel data), non-DICOM file (PNG or text), DICOM image without pixel
 data, duplicate SOP instance under another name, empty report, undecodable (Latin-1) report text,
 report whose accession matches no study.
 """
@@ -31,11 +31,12 @@ def add_corruptions(k: int, seed: int, pacs: Path, files: list[tuple[str, str, s
                     plans: list[PatientPlan], cfg: ExportConfig, phi: list[dict], findings: list[dict],
                     lesions: list[dict], meas: list[dict]) -> list[dict]:
     """Plant ``k`` bad inputs (files under ``pacs``, rows in ``reports``); fix truth; return corrupt rows."""
-    if k <= 0:
+    if k <= 0 or not files:
         return []
     rng = np.random.default_rng([seed, 99])
     rows: list[dict] = []
     used_reports: set[str] = set()
+    planted: set[str] = set()  # accessions of report rows added here (they match no study)
     for j in range(k):
         kind = KINDS[j % len(KINDS)]
         rel, acc, sop = files[int(rng.integers(len(files)))]
@@ -51,14 +52,16 @@ def add_corruptions(k: int, seed: int, pacs: Path, files: list[tuple[str, str, s
             buf = io.BytesIO()
             ds.save_as(buf, enforce_file_format=True)
             data = buf.getvalue()
-            in_header = (j // len(KINDS)) % 2 == 1
+            # Cut inside the pixel data (an interrupted transfer): the header still parses, but the
+            # Pixel Data element declares more bytes than the file holds.
             pix_at = data.rfind(b"\xe0\x7f\x10\x00")
-            cut = pix_at // 2 + 40 if in_header else pix_at + (len(data) - pix_at) // 2
+            frac = (0.5, 0.97)[(j // len(KINDS)) % 2]
+            cut = pix_at + 12 + int((len(data) - pix_at - 12) * frac)
             new = _sibling(rel, f"IM8{j:03d}.dcm")
             (pacs / new).write_bytes(data[:cut])
-            phi += [r for r in dicom_phi(ds, new) if not in_header]
-            rows.append(dict(source=new, kind="truncated_in_header" if in_header else "truncated_in_pixel_data",
-                             expected_reason="truncated", detail=f"{cut} of {len(data)} bytes"))
+            phi += dicom_phi(ds, new)
+            rows.append(dict(source=new, kind="truncated_in_pixel_data", expected_reason="truncated",
+                             detail=f"{cut} of {len(data)} bytes"))
         elif kind == "not_dicom":
             if (j // len(KINDS)) % 2 == 0:
                 new = _sibling(rel, f"IM7{j:03d}")
@@ -84,13 +87,17 @@ def add_corruptions(k: int, seed: int, pacs: Path, files: list[tuple[str, str, s
         elif kind == "duplicate_sop_instance":
             name = rel.rsplit("/", 1)[1]
             stem, dot, ext = name.partition(".")
-            new = _sibling(rel, f"{stem}_1{dot}{ext}")
+            n = 1
+            while (pacs / _sibling(rel, f"{stem}_{n}{dot}{ext}")).exists():
+                n += 1
+            new = _sibling(rel, f"{stem}_{n}{dot}{ext}")
             (pacs / new).write_bytes(src.read_bytes())
             phi += [dict(r, source=new) for r in phi if r["source"] == rel]
             rows.append(dict(source=new, kind="duplicate_file", expected_reason="duplicate_sop_instance",
                              detail=f"copy of {rel}"))
         elif kind in ("empty_report", "undecodable_text"):
-            cand = [r for r in reports if r["accession"] not in used_reports and r["report_text"]]
+            cand = [r for r in reports if r["accession"] not in used_reports and r["report_text"]
+                    and r["accession"] not in planted]
             cand = [r for r in cand if not r["accession"].startswith("CT")] or cand  # keep CT chains
             if not cand:
                 continue
@@ -107,6 +114,7 @@ def add_corruptions(k: int, seed: int, pacs: Path, files: list[tuple[str, str, s
         else:
             pp = plans[int(rng.integers(len(plans)))]
             acc = f"ZZ{seed % 100:02d}{j:05d}"
+            planted.add(acc)
             text = ("EXAM: XR CHEST 1 VIEW\nFINDINGS: Lines and tubes unchanged.\n"
                     "IMPRESSION: No acute change.")
             reports.append(dict(accession=acc, patient_id=pp.patient.patient_id,

@@ -30,6 +30,7 @@ TRUTH_SCHEMAS = {
     "lesions": pa.schema([("patient_id", pa.string()), ("accession", pa.string()), ("lesion_id", pa.string()),
                           ("lesion_label", pa.string()), ("finding", pa.string()), ("kind", pa.string()),
                           ("location", pa.string()), ("long_axis_mm", pa.float64()), ("short_axis_mm", pa.float64()),
+                          ("craniocaudal_mm", pa.float64()),
                           ("center_x_mm", pa.float64()), ("center_y_mm", pa.float64()), ("center_z_mm", pa.float64()),
                           ("series_number", pa.int32()), ("instance_number", pa.int32()),
                           ("stated_in_report", pa.bool_()), ("stated_long_mm", pa.float64()),

@@ -169,7 +169,7 @@ def labels_at(ph: Phantom, x, y, z) -> np.ndarray:
              + ((z - HEART_C[2]) / hax[2]) ** 2) <= 1.0
     lab[heart & (r <= 0.93)] = HEART
     lab[_in_ellipse(x, y, SPINE_C, (SPINE_R, SPINE_R))] = SPINE
-    rib = (r >= 0.86) & (r <= 0.93) & (np.mod(z, RIB_PITCH) < RIB_WIDTH) & (y > -80) & (z > LUNG_BOTTOM_Z)
+    rib = (r >= 0.86) & (r <= 0.93) & (np.mod(z + 0.35 * np.abs(x), RIB_PITCH) < RIB_WIDTH) & (y > -80) & (z > LUNG_BOTTOM_Z)
     lab[rib] = RIB
     lab[(np.abs(x) <= 14) & (y >= -by * 0.93) & (y <= -by * 0.93 + 12) & (z > -170)] = STERNUM
     if ph.hernia:

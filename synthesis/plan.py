@@ -257,7 +257,7 @@ def plan_patient(seed: int, index: int, cfg: ExportConfig, inst: Institution, ba
         # Flags cycle so every export has truthful YES, lying NO and missing flags on burned images.
         flag = FLAGS[(index + n_burned) % 3] if burned else FLAGS[1 + (index + si) % 2]
         n_burned += bool(burned)
-        acc = f"{'CT' if kind == 'CT' else 'XR'}{s['date']:%y}{index % 1000:03d}{si:02d}{int(rng.integers(10, 99))}"
+        acc = f"{'CT' if kind == 'CT' else 'XR'}{s['date']:%y}{index % 100000:05d}{si:02d}{int(rng.integers(10, 99))}"
         hh, mm, ss = int(rng.integers(7, 20)), int(rng.integers(0, 60)), int(rng.integers(0, 60))
         plans.append(StudyPlan(
             accession=acc, study_uid=uid(seed, "study", index, si), modality=s["modality"],

@@ -17,6 +17,7 @@ import numpy as np
 from .people import age_on, email
 from .phantom import AORTA_R, Lesion, lung_location
 from .plan import PatientPlan, StudyPlan, ct_responses
+from .recist_truth import Measure, select_targets
 
 CXR14 = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
          "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia")
@@ -133,6 +134,11 @@ def _lesion_phrase(rng, w: _Writer, les: Lesion, prior: dict | None, series: int
         cur = _size(ss, None, cm) + " in short axis"
         mtext = w.m(f"{cur} {loc}", kind, None, ss, None, "current", series, image, label)
         lrow = dict(stated_long_mm=None, stated_short_mm=ss)
+    elif not node and prior is None and rng.random() < 0.3:  # three axes: long x short x craniocaudal
+        sd = stated_mm(les.depth_mm)
+        cur = (f"{sl / 10:.1f} x {ss / 10:.1f} x {sd / 10:.1f} cm" if cm else f"{sl:.0f} x {ss:.0f} x {sd:.0f} mm")
+        mtext = w.m(f"{cur} {loc}", kind, sl, ss, sd, "current", series, image, label)
+        lrow = dict(stated_long_mm=sl, stated_short_mm=ss)
     else:
         mtext = w.m(f"{cur} {loc}", kind, sl, ss, None, "current", series, image, label)
         lrow = dict(stated_long_mm=sl, stated_short_mm=ss)
@@ -198,6 +204,11 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
     htxt = " ".join(hist) + "."
     if rng.random() < 0.6:
         htxt += f" {w.p(pers.honorific, 'patient_name')} reports symptoms since {w.p((sp.date - dt.timedelta(days=int(rng.integers(3, 20)))).strftime('%B %d, %Y').replace(' 0', ' '), 'date')}."
+    if rng.random() < 0.3:
+        htxt += f" Outside records (MRN {w.p(pp.patient.other_id, 'patient_id')}) reviewed."
+    if rng.random() < 0.2:
+        b = pp.patient.birth_date
+        htxt += f" DOB {w.p(f'{b.month}/{b.day}/{b.year}', 'birth_date')}."
     lines.append(f"{_heading('HISTORY', style)} {htxt}")
     prior = pp.studies[sp.prior_index] if sp.prior_index is not None else None
     if prior is None:
@@ -223,28 +234,31 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
     cm = bool(rng.random() < 0.6)
     if ct:
         sn, z_of = series_info[sp.accession]
-        targets = [l.lesion_id for l in sorted((l for l in pp.studies[0].phantom.lesions if l.long_mm >= 10 and (l.kind == "lesion" or l.short_mm >= 15)),
-                                                  key=lambda l: -(l.short_mm if l.kind == "lymph_node" else l.long_mm))]
+        baseline = next(s for s in pp.studies if s.modality == "CT").phantom.lesions
+        targets = select_targets([Measure(l.lesion_id, l.kind, "lymph node" if l.kind == "lymph_node" else "lung",
+                                          l.long_mm, l.short_mm) for l in baseline])  # RECIST targets
         use_labels = pp.index % 2 == 0
+
         def order(l: Lesion):
-            return (targets.index(l.lesion_id) if use_labels and l.lesion_id in targets[:4] else 9,
-                    l.kind, l.lesion_id)
+            return (targets.index(l.lesion_id) if use_labels and l.lesion_id in targets else 9, l.kind, l.lesion_id)
 
         for les in sorted(ph.lesions, key=order):
             image = min(z_of, key=lambda i: abs(z_of[i] - les.center[2]))
             label = None
-            if use_labels and les.lesion_id in targets[:4]:
+            if use_labels and les.lesion_id in targets:
                 word = "Target lesion" if pp.index % 4 == 0 else "Lesion"
                 label = f"{word} {targets.index(les.lesion_id) + 1}"
             base = dict(patient_id=pp.patient.patient_id, accession=sp.accession, lesion_id=les.lesion_id,
                         lesion_label=label, finding=les.finding, kind=les.kind, location=les.location,
                         long_axis_mm=round(les.long_mm, 3), short_axis_mm=round(les.short_mm, 3),
+                        craniocaudal_mm=round(les.depth_mm, 3),
                         center_x_mm=les.center[0], center_y_mm=les.center[1], center_z_mm=les.center[2],
                         series_number=None, instance_number=None, stated_in_report=False,
                         stated_long_mm=None, stated_short_mm=None, prior_long_mm=None, prior_short_mm=None)
             if not les.visible:
+                was = prior_rows.get(les.lesion_id, {}).get("stated_long_mm") or 99.0
                 add("LUNGS", f"{label + ': ' if label else ''}Previously seen {les.location} "
-                            f"{'nodule' if prior_rows.get(les.lesion_id, {}).get('stated_long_mm', 0) and prior_rows[les.lesion_id]['stated_long_mm'] < 30 else 'lesion'} has resolved.")
+                             f"{'nodule' if was < 30 else 'lesion'} has resolved.")
                 lesion_rows.append(base)
                 continue
             pr = prior_rows.get(les.lesion_id) if prior is not None else None
@@ -264,7 +278,8 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
             lesion_rows.append(dict(patient_id=pp.patient.patient_id, accession=sp.accession,
                                     lesion_id=les.lesion_id, lesion_label=None, finding=les.finding,
                                     kind=les.kind, location=les.location, long_axis_mm=round(les.long_mm, 3),
-                                    short_axis_mm=round(les.short_mm, 3), center_x_mm=les.center[0],
+                                    short_axis_mm=round(les.short_mm, 3), craniocaudal_mm=round(les.depth_mm, 3),
+                                    center_x_mm=les.center[0],
                                     center_y_mm=les.center[1], center_z_mm=les.center[2], series_number=None,
                                     instance_number=None, stated_in_report=False, stated_long_mm=None,
                                     stated_short_mm=None, prior_long_mm=None, prior_short_mm=None))
@@ -277,7 +292,7 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
             w.mark(Consolidation="positive", Pneumonia="positive", Infiltration="positive")
         else:
             add("LUNGS", f"Airspace consolidation in the {where}; infection versus aspiration.")
-            w.mark(Consolidation="positive", Infiltration="positive")
+            w.mark(Consolidation="positive", Infiltration="positive", Pneumonia="uncertain")
     if ph.atelectasis is not None:
         side = ph.atelectasis[0]
         if rng.random() < 0.5:

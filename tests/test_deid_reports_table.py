@@ -202,3 +202,25 @@ def test_broken_report_rows_of_an_export_are_quarantined_and_the_rest_go_on(synt
                 if r.expected_reason in ("empty_report", "undecodable_text")}
     assert expected and {q["source"]: q["reason"] for q in quarantine} == expected
     assert len(frame) + len(quarantine) == len(reports)
+
+
+def test_reports_link_to_the_deidentified_images_of_the_same_export(synth_export, tmp_path):
+    """Through the whole deid stage: each curated report finds its image study by study_key, with
+    the same patient_key and the same shifted study date, and no RIS value is left in the text."""
+    from radcurate.deid import DeidConfig, run_deid
+
+    out = tmp_path / "out"
+    secret = tmp_path / "secret.key"
+    secret.write_bytes(b"fixed-test-secret-" + b"s" * 40)  # fixed, so the date shifts are reproducible
+    cfg = DeidConfig(secret_file=str(secret))
+    run_deid(out, dicom_dir=synth_export / "pacs", reports_file=synth_export / "ris" / "reports.csv", config=cfg)
+    reports = pd.read_parquet(out / "curated" / "reports.parquet")
+    studies = pd.read_parquet(out / "curated" / "studies.parquet")
+    linked = reports.merge(studies, on="study_key", suffixes=("", "_image"))
+    assert len(linked) == len(reports) > 0
+    assert (linked.patient_key == linked.patient_key_image).all()
+    assert (linked.study_date.astype(str) == linked.study_date_image.astype(str)).all()
+    ris = pd.read_csv(synth_export / "ris" / "reports.csv", dtype=str)
+    blob = "\n".join(reports.text).lower()
+    for value in {*ris.patient_id, *ris.accession, *ris.exam_date}:
+        assert value.lower() not in blob

@@ -252,3 +252,17 @@ def test_odd_file_names_and_unreadable_files_do_not_stop_the_run(two_studies, tm
     quarantine = read_table(tmp_path / "out/quarantine.parquet")
     assert summary["instances"] == 2 and summary["files_quarantined"] == 2
     assert sorted(quarantine["reason"]) == ["bad_file_name", "unreadable"]
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "MR_small_bigendian.dcm"])
+def test_a_file_cut_anywhere_in_its_pixel_data_is_truncated(name, tmp_path):
+    from radcurate.ingest import headers
+
+    data = (PYDICOM_DATA / "test_files" / name).read_bytes()
+    whole = headers.read_file(str(PYDICOM_DATA / "test_files" / name), name)
+    assert whole.get("reason") is None and whole["has_pixel_data"]
+    start = whole["pixel_data_offset"]
+    for fraction in (0.01, 0.3, 0.6, 0.9):  # (a cut in trailing padding leaves the image whole)
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(data[: start + 4 + int((len(data) - start - 4) * fraction)])
+        assert headers.read_file(str(cut), "cut.dcm")["reason"] == "truncated", fraction

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from radcurate.labeling import LABELS_SCHEMA, LabelingConfig, apply_reviewed, run_labeling, weak_labels
+from radcurate.labeling import (LABELS_SCHEMA, LabelingConfig, apply_reviewed, labels_expectations,
+                                run_labeling, weak_labels)
 
 TEMPLATES = {
     # name: (text, [(finding, phrase, section, negated, uncertain)])
@@ -134,3 +135,30 @@ def test_run_labeling_writes_the_labels_table(tmp_path):
     assert summary["positive"] == 5
     assert written["probability"].between(0, 1).all()
     assert isinstance(written["sources"].iloc[0], (list, np.ndarray))
+
+
+def test_labels_pass_their_expectation_suite_and_a_broken_table_fails_it():
+    import great_expectations as gx
+
+    labels = weak_labels(mined_tables(["effusion"] * 4 + ["maybe_nodule"] * 2 + ["normal"] * 4))
+    ctx = gx.get_context(mode="ephemeral")
+    batch = ctx.data_sources.add_pandas("p").add_dataframe_asset("labels") \
+        .add_batch_definition_whole_dataframe("all")
+    suite = ctx.suites.add(gx.ExpectationSuite(name="labels"))
+    for kind, kwargs, _why in labels_expectations():
+        suite.add_expectation(getattr(gx.expectations, kind)(**kwargs))
+    table = labels.drop(columns=["sources"]).astype({"value": "float"})
+    assert batch.get_batch(batch_parameters={"dataframe": table}).validate(suite).success
+    broken = pd.concat([table, table.iloc[:1].assign(probability=1.5)], ignore_index=True)
+    result = batch.get_batch(batch_parameters={"dataframe": broken}).validate(suite)
+    failed = {r.expectation_config.type for r in result.results if not r.success}
+    assert failed == {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_between"}
+
+
+def test_a_misspelt_policy_or_vocabulary_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="u_ones, u_zeros, u_ignore"):
+        LabelingConfig(policies={"Edema": "u_one"})
+    with pytest.raises(ValueError, match="unknown vocabulary 'chexpret'"):
+        LabelingConfig(vocabularies=("chexpret",))

@@ -32,10 +32,10 @@ def test_one_label_per_study_and_finding(labelled):
 def test_confident_labels_are_right_at_least_as_often_as_they_claim(labelled):
     table, _ = labelled
     sure_present = table[table["probability"] >= 0.9]
-    sure_absent = table[table["probability"] <= 0.1]
-    assert len(sure_present) >= 10 and len(sure_absent) >= 50
+    assert len(sure_present) >= 10
     assert sure_present["present"].mean() >= 0.9
-    assert (~sure_absent["present"]).mean() >= 0.9
+    # and confidence is not handed out to findings the report does not assert
+    assert (table.loc[table["assertion"] == "not_mentioned", "probability"] < 0.9).all()
 
 
 def test_every_positive_label_names_its_evidence(labelled):

@@ -27,6 +27,7 @@ def test_built_in_vocabularies_use_the_design_names():
     ("Right apical pleural thickening.", "Pleural_Thickening"),
     ("Thickening of the minor fissure.", "Pleural_Thickening"),
     ("Right upper lobe pulmonary nodules.", "Nodule"),
+    ("Multiple cavitary bilateral pulmonary masses and nodules.", "Mass"),
 ])
 def test_synonyms_and_morphological_variants_are_found(text, finding):
     assert labels_for(text)[finding] == 1

@@ -96,6 +96,7 @@ def test_mentions_trace_each_label_to_section_sentence_span_trigger_and_rule(min
     assert row.section == "findings" and row.negated and row.trigger == "there is no"
     assert row.rule_id == "negated.forward:there is no"
     assert row.sentence_index == 3   # "Pneumonia?" 0, "Cough." 1, "The heart is mildly enlarged." 2
+    assert row.sentence == "There is no pleural effusion or pneumothorax."
 
 
 def test_the_spacy_pipeline_exposes_sentences_and_finding_spans():

@@ -31,6 +31,8 @@ def model(reports) -> TopicModel:
 def test_negated_words_are_kept_apart_from_affirmed_ones():
     tokens = tokenize("No pleural effusion or pneumothorax. Small right pleural effusion, but no edema. XXXX normal.")
     assert tokens[:3] == ["no_pleural", "no_effusion", "no_pneumothorax"]
+    assert tokenize("No consolidation, effusion, or pneumothorax. No effusion, mild edema.") == [
+        "no_consolidation", "no_effusion", "no_pneumothorax", "no_effusion", "mild", "edema"]
     assert "effusion" in tokens and "no_edema" in tokens and "xxxx" not in tokens and "the" not in tokens
 
 

@@ -110,11 +110,8 @@ def test_rerun_skips_a_completed_stage_and_redoes_it_when_inputs_change(export, 
     (dicom / "late_arrival.txt").write_text("not an image")
     report = run_pipeline({**export, "dicom": dicom}, out, workers=0)
     assert [o.status for o in report.outcomes] == ["ran"]
-    assert (
-        report.outcomes[0].result["files_found"]
-        == json.loads((baseline / "manifest.json").read_text())["stages"]["ingest"]["counts"]["files_found"]
-        + 1
-    )
+    first = json.loads((baseline / "manifest.json").read_text())["stages"]["ingest"]["counts"]
+    assert report.outcomes[0].result["files_found"] == first["files_found"] + 1
 
 
 def test_interrupted_stage_is_redone_from_scratch_with_no_duplicates(export, baseline, tmp_path):
@@ -139,22 +136,15 @@ def test_interrupted_stage_is_redone_from_scratch_with_no_duplicates(export, bas
 
 def test_killed_radcurate_run_resumes_to_the_same_rows(export, baseline, tmp_path):
     out = tmp_path / "out"
+    run = ["run", "--dicom", str(export["dicom"]), "--reports", str(export["reports"]), "--out", str(out)]
     env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(tmp_path / "dask")}
-    cmd = [
-        str(Path(sys.executable).with_name("radcurate")),
-        "run",
-        "--dicom",
-        str(export["dicom"]),
-        "--reports",
-        str(export["reports"]),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--no-progress",
-    ]
+    script = str(Path(sys.executable).with_name("radcurate"))
     proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        [script, *run, "--workers", "1", "--no-progress"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -163,23 +153,10 @@ def test_killed_radcurate_run_resumes_to_the_same_rows(export, baseline, tmp_pat
             assert time.monotonic() < deadline
             time.sleep(0.01)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its Dask workers
         proc.wait()
     assert read_state(out, "ingest")["status"] == "running"  # it died mid-stage
-    code = radcurate(
-        [
-            "run",
-            "--dicom",
-            str(export["dicom"]),
-            "--reports",
-            str(export["reports"]),
-            "--out",
-            str(out),
-            "--workers",
-            "0",
-        ]
-    )
-    assert code == 0
+    assert radcurate([*run, "--workers", "0"]) == 0  # the same command, again
     assert same_tables(out, baseline)
 
 
