@@ -4,7 +4,8 @@ The numpy detector is morphological text detection: a white top-hat (image minus
 opening) keeps thin bright strokes and drops anatomy wider than a glyph stroke; strong top-hat
 pixels form glyph-sized connected components; glyphs that sit side by side on one line merge
 (horizontal dilation) into line candidates, which must look like text (several glyphs, similar
-heights, wider than tall, stroke density of lettering). Tesseract (``tesseract`` binary through
+heights, wider than tall, stroke density of lettering, and most stroke pixels of one ink value,
+as rendered text is and bone or vessels are not). Tesseract (``tesseract`` binary through
 ``pytesseract``), when installed and asked for, reads each candidate line and keeps the ones it
 reads as characters; it never sees whole images, so it costs only where the numpy stage already
 suspects text.
@@ -45,6 +46,8 @@ class DetectorConfig:
     min_glyphs: int = 2
     gap: int = 6  # horizontal gap bridged between glyphs of one line
     pad: int = 2  # margin added around a detected line
+    ink_tolerance: float = 0.2  # stroke values within this share of the range count as one ink
+    min_ink_share: float = 0.3  # share of stroke pixels that must be of the line's ink value
 
 
 @functools.cache
@@ -127,6 +130,11 @@ def candidate_lines(gray: np.ndarray, cfg: DetectorConfig = DetectorConfig()) ->
             continue
         _, n_glyphs = ndi.label(mask, structure=np.ones((3, 3), bool))
         if n_glyphs < cfg.min_glyphs:
+            continue
+        # burned-in text is drawn in one ink value; bone and vessels vary along their length
+        ink = gray[y0:y1, x0:x1][mask]
+        top = np.percentile(ink, 90)
+        if np.mean(np.abs(ink - top) <= cfg.ink_tolerance * (hi - lo)) < cfg.min_ink_share:
             continue
         out.append((Box(int(x0), int(y0), int(x1), int(y1)), mask))
     return out

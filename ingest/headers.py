@@ -129,6 +129,7 @@ def read_file(path: str, relpath: str) -> dict[str, Any]:
 
 
 def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> dict[str, Any]:
+    """Classify one file's bytes (``data``; ``fh`` is the same file, open) and fill its row."""
     row["size"] = len(data)
     if not len(data):
         return _reject(row, "empty_file", "file has zero bytes")

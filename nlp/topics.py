@@ -68,7 +68,7 @@ class TopicConfig:
     negation_window: int = 5           # tokens marked after a negation trigger
     phrase_min_count: int = 5
     phrase_scoring: str = "npmi"       # normalised PMI: frequent collocations, not rare pairs
-    phrase_threshold: float = 0.5
+    phrase_threshold: float = 0.7      # strong collocations only (cardiomediastinal_silhouette)
     no_below: int = 5                  # drop words in fewer reports
     no_above: float = 0.4              # drop words in more than this share of reports
     keep_n: int = 20000
@@ -105,7 +105,7 @@ def segments(text: str, config: TopicConfig = TopicConfig()) -> list[tuple[bool,
                 continue
             if word in SCOPE_BREAKERS:
                 negated_left = 0
-            if word in STOPWORDS or word in EXTRA_STOPWORDS or len(word) < 2:
+            if word in STOPWORDS or word in EXTRA_STOPWORDS or len(word) < 3:  # "th" of "5th", "mm"
                 continue
             negated = negated_left > 0
             negated_left = max(0, negated_left - 1)

@@ -41,7 +41,7 @@ def present_findings(sp: StudyPlan) -> dict[str, bool]:
     lung = [l for l in ph.lesions if l.kind == "lesion" and l.visible]
     return {
         "Atelectasis": ph.atelectasis is not None, "Cardiomegaly": ph.heart_scale > 1.25,
-        "Effusion": bool(ph.effusion), "Infiltration": ph.consolidation is not None,
+        "Effusion": bool(ph.effusion), "Infiltration": ph.consolidation is not None and sp.pneumonia,
         "Mass": any(l.long_mm >= 30 for l in lung), "Nodule": any(l.long_mm < 30 for l in lung),
         "Pneumonia": sp.pneumonia, "Pneumothorax": ph.pneumothorax is not None,
         "Consolidation": ph.consolidation is not None, "Edema": ph.edema, "Emphysema": ph.emphysema,
@@ -272,7 +272,7 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
         for les in ph.lesions:
             if les.kind == "lesion" and les.long_mm >= DX_VISIBLE_MM:  # smaller ones hide behind ribs
                 zone = les.location.replace("lobe", "lung zone").replace("middle", "mid")
-                word = "mass" if les.long_mm >= 30 else "nodular density"
+                word = "mass" if les.long_mm >= 30 else "nodule"
                 add("LUNGS", f"{'Redemonstrated' if prior is not None else 'There is a'} {zone} {word}.")
                 w.mark(**{"Mass" if les.long_mm >= 30 else "Nodule": "positive"})
             lesion_rows.append(dict(patient_id=pp.patient.patient_id, accession=sp.accession,
@@ -288,11 +288,12 @@ def write_report(pp: PatientPlan, si: int, seed: int, series_info: dict, prior_r
         x, _, z, _ = ph.consolidation
         where = lung_location(x, z)
         if sp.pneumonia:
-            add("LUNGS", f"Consolidation in the {where}, {'consistent with' if rng.random() < 0.5 else 'compatible with'} pneumonia.")
+            add("LUNGS", f"Consolidation with surrounding infiltrate in the {where}, "
+                         f"{'consistent with' if rng.random() < 0.5 else 'compatible with'} pneumonia.")
             w.mark(Consolidation="positive", Pneumonia="positive", Infiltration="positive")
         else:
-            add("LUNGS", f"Airspace consolidation in the {where}; infection versus aspiration.")
-            w.mark(Consolidation="positive", Infiltration="positive", Pneumonia="uncertain")
+            add("LUNGS", f"Airspace consolidation in the {where}; superimposed pneumonia cannot be excluded.")
+            w.mark(Consolidation="positive", Pneumonia="uncertain")
     if ph.atelectasis is not None:
         side = ph.atelectasis[0]
         if rng.random() < 0.5:

@@ -254,7 +254,9 @@ def test_odd_file_names_and_unreadable_files_do_not_stop_the_run(two_studies, tm
     assert sorted(quarantine["reason"]) == ["bad_file_name", "unreadable"]
 
 
-@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "MR_small_bigendian.dcm"])
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "MR_small_bigendian.dcm"]
+)
 def test_a_file_cut_anywhere_in_its_pixel_data_is_truncated(name, tmp_path):
     from radcurate.ingest import headers
 

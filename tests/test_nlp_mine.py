@@ -196,23 +196,12 @@ def test_cli_bad_input_is_exit_code_2_with_a_message(tmp_path, capsys):
     assert "accession" in capsys.readouterr().err
 
 
-def test_labels_agree_with_the_synthetic_export_truth(request, tmp_path):
-    try:
-        export = request.getfixturevalue("synth_export")
-    except pytest.FixtureLookupError:
-        pytest.skip("synthetic export fixture not available")
+def test_labels_agree_with_the_synthetic_export_truth(synth_export, tmp_path):
     from pathlib import Path
 
-    export = Path(export)
+    export = Path(synth_export)
     out = tmp_path / "mined"
-    # The generator's own conventions, declared the way a site would: it writes "nodular density"
-    # for a nodule, and counts consolidation as infiltration (the OpenI/ChestX-ray14 gold standard
-    # does neither, so the built-in lexicon does not either).
-    site = tmp_path / "site.yaml"
-    site.write_text("name: chestxray14\nfindings:\n  Nodule: {phrases: [nodular density]}\n"
-                    "  Infiltration: {implied_by: [Consolidation]}\n")
-    assert run_cli(["--reports", str(export / "ris" / "reports.csv"), "--out", str(out), "--no-progress",
-                    "--lexicon", str(site)]) == 0
+    assert run_cli(["--reports", str(export / "ris" / "reports.csv"), "--out", str(out), "--no-progress"]) == 0
     labels = pd.read_parquet(out / "labels.parquet")
     ours = labels[labels.vocabulary == "chestxray14"].set_index(["report_id", "finding"])["value"]
     truth = pd.read_parquet(export / "truth" / "findings.parquet")
