@@ -19,7 +19,6 @@ tool's outputs are grepped for planted names and IDs.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys

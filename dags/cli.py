@@ -18,7 +18,7 @@ STAGE_CLI_MODULES = [
     "radcurate.synthesis.cli",
     "radcurate.ingest.cli",
     "radcurate.deid.cli",
-    "radcurate.nlp.cli",
+    "radcurate.dags.mine_command",
     "radcurate.labeling.cli",
 ]
 

@@ -8,6 +8,7 @@ keyed, checked or written becomes a quarantine row; it never stops the batch.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import os
@@ -48,6 +49,25 @@ def _int(value: Any) -> int | None:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+def _date(value: Any) -> dt.date | None:
+    """A (shifted) DA value as a date; None when empty or malformed."""
+    text = str(value or "").strip()
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date() if len(text) == 8 else None
+    except ValueError:
+        return None
+
+
+def _read_implicit(ds: pydicom.Dataset) -> bool:
+    """Was the body read as implicit VR (raw elements without a VR), whatever the meta says?"""
+    if getattr(ds, "original_encoding", (None, None))[0]:
+        return True
+    for tag in ds.keys():
+        raw = ds.get_item(tag)
+        return getattr(raw, "is_raw", False) and raw.VR is None
+    return False
 
 
 def _transfer_syntax(ds: pydicom.Dataset) -> tuple[str, bool]:
@@ -106,6 +126,9 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         ts_uid = pydicom.uid.UID(ts)
+        if ts_uid != ImplicitVRLittleEndian and _read_implicit(ds):
+            for _ in ds.iterall():  # read implicit, written explicit: raw elements need their VRs
+                pass
         ds.save_as(tmp, enforce_file_format=True,
                    implicit_vr=ts_uid == ImplicitVRLittleEndian if not ts_uid.is_compressed else False,
                    little_endian=ts_uid != ExplicitVRBigEndian)
@@ -122,15 +145,7 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
         audit.append({"instance_key": ident.instance_key, "path": f"PixelData[frame {frame}]", "tag": "(7FE0,0010)",
                       "keyword": "PixelData", "vr": "", "action": "blanked", "rule": f"option:clean_pixels:{config.text_detector}",
                       "x0": b.x0, "y0": b.y0, "x1": b.x1, "y1": b.y1})
-    study_date = None
-    try:
-        from .dates import _DA
-        sd = str(ds.get("StudyDate", "") or "")
-        if _DA.match(sd):
-            import datetime as dt
-            study_date = dt.date(int(sd[:4]), int(sd[4:6]), int(sd[6:8]))
-    except Exception:
-        study_date = None
+    study_date = _date(ds.get("StudyDate"))
     pos = _float_list(ds.get("ImagePositionPatient"))
     row = {
         "patient_key": ident.patient_key, "study_key": ident.study_key, "series_key": ident.series_key,

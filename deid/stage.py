@@ -9,7 +9,6 @@ tasks when a client is given); reports go through
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from collections import Counter, defaultdict

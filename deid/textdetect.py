@@ -63,6 +63,31 @@ def tesseract_available() -> bool:
         return False
 
 
+@functools.cache
+def _cv2():
+    """OpenCV when installed (its morphology is ~20x faster than scipy's here), else None."""
+    try:
+        import cv2
+
+        return cv2
+    except ImportError:
+        return None
+
+
+_CV2_DTYPES = frozenset({np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.int16), np.dtype(np.float32),
+                         np.dtype(np.float64)})
+
+
+def _opening(gray: np.ndarray, k: int) -> np.ndarray:
+    """Grey opening with a k x k square (reflecting borders): OpenCV if available, else scipy;
+    both give identical results."""
+    cv2 = _cv2()
+    if cv2 is not None and gray.dtype in _CV2_DTYPES:
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+        return cv2.morphologyEx(np.ascontiguousarray(gray), cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REFLECT)
+    return ndi.grey_opening(gray, size=(k, k))
+
+
 def to_gray(frame: np.ndarray, monochrome1: bool = False) -> np.ndarray:
     """One channel where text is bright (colour: channel maximum; MONOCHROME1 inverted).
 
@@ -88,8 +113,7 @@ def candidate_lines(gray: np.ndarray, cfg: DetectorConfig = DetectorConfig()) ->
     hi = float(gray.max())
     if hi - lo <= 0:
         return []
-    k = cfg.stroke_width
-    opened = ndi.grey_opening(gray, size=(k, k))
+    opened = _opening(gray, cfg.stroke_width)
     if gray.dtype.kind in "iu":  # top-hat in a wider integer type: no wrap-around
         tophat = gray.astype(np.int64) - opened
     else:

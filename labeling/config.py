@@ -38,6 +38,11 @@ class ClassifierConfig:
     ngram_range: tuple[int, int] = (1, 2)
     min_df: int = 2
     C: float = 30.0  # inverse L2 strength on the corrections (per report, see OffsetLogistic)
+    # Shifts that move every report at once (the intercept, the one-hot rule votes) are held
+    # back harder than single n-grams: a handful of reviewed reports should correct a phrase,
+    # not overturn the rules wholesale.
+    intercept_penalty: float = 1.0
+    rule_feature_scale: float = 0.3
     min_reviewed: int = 20  # abstain for a finding with fewer reviewed reports
     folds: int = 5  # out-of-fold scores on reviewed reports keep the reported accuracy honest
 
@@ -55,7 +60,9 @@ class LabelingConfig:
     topic_min_reviewed: int = 10  # reviewed reports a topic needs before it votes
     mass_min_mm: float = 30.0  # a stated lesion this long is a Mass, shorter a Nodule
     # Reviewed reports weigh this share of the unreviewed ones in the label model (≥ 1 each).
-    reviewed_weight: float = 0.5
+    # 0 (plain clamped EM) by default: queue-chosen reviews are the hard cases, and weighting
+    # them up let a handful of them overturn a rule for every report (OpenI: Infiltration).
+    reviewed_weight: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:

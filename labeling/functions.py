@@ -309,11 +309,12 @@ def classifier_scores(features: sparse.csr_matrix | None, rule: pd.DataFrame, id
     cc = config.classifier
     if len(y) < cc.min_reviewed:
         return None
-    blocks = [_rule_matrix(rule, ids, vocabulary, finding, 1.0)]
+    blocks = [_rule_matrix(rule, ids, vocabulary, finding, cc.rule_feature_scale)]
     if features is not None and features.shape[1]:
         blocks.insert(0, features)
     X = sparse.hstack(blocks).tocsr()
-    fit = lambda rows, yy: OffsetLogistic(C=cc.C).fit(X[rows], yy, offset[rows])  # noqa: E731
+    fit = lambda rows, yy: OffsetLogistic(C=cc.C, intercept_penalty=cc.intercept_penalty).fit(  # noqa: E731
+        X[rows], yy, offset[rows])
     scores = fit(reviewed_rows, y).predict_proba(X, offset)
     k = int(min(cc.folds, len(y)))
     if k >= 2:

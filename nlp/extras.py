@@ -73,6 +73,9 @@ def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str | Sequen
     missing = [c for c in needed if c not in reports.columns]
     if missing:
         raise ValueError(f"report table lacks column(s) {', '.join(missing)}")
+    # as the finding miner does: reports without an id are skipped, a repeated id keeps its first report
+    ids = reports[id_column]
+    reports = reports[ids.notna() & (ids.astype(str).str.strip() != "")].drop_duplicates(id_column)
     composed = [compose_report(values, columns) for values in zip(*(reports[c] for c in columns))]
     out: dict[str, pd.DataFrame] = {}
     out["measurements"] = measurements_table(reports, id_column, columns)

@@ -2,7 +2,8 @@
 
 Radiologists dictate sizes in many shapes ("8mm", "1.9 x 1.8 cm", "5.8 cm x 6.0 cm",
 "15 x 11 x 9 mm", "eighteen millimeters", "13 - 14 mm"). Each one becomes a row in millimetres,
-longest axis first, linked to the finding it measures (nodule, mass, lymph node, ...), its location,
+in-plane axes longest first (a third written dimension, usually cranio-caudal, stays the third
+axis), linked to the finding it measures (nodule, mass, lymph node, ...), its location,
 the image reference ("series 3, image 45", "(4/112)", "[Se 4, Im 130]"), a lesion label
 ("Target lesion 1"), and whether it is the current size or a prior one quoted for comparison
 ("now 2.3 cm, previously 2.9 cm"). Sizes that are not findings -- tube and catheter tip distances,
@@ -193,7 +194,8 @@ class Measurement:
     sentence_index: int = 0
 
     def row(self, report_id: str) -> dict:
-        dims = sorted(self.dims_mm, reverse=True)
+        # in-plane axes longest first; a third written dimension (cranio-caudal) stays third
+        dims = sorted(self.dims_mm[:2], reverse=True) + self.dims_mm[2:3]
         long_, short, third = (dims + [None, None, None])[:3]
         if self.axis == "short" and len(dims) == 1:
             long_, short = None, dims[0]

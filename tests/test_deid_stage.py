@@ -122,3 +122,15 @@ def test_reports_only_run_needs_no_dicom(synth_export, tmp_path, capsys):
 def test_bad_usage_is_a_clear_error(tmp_path, capsys):
     assert radcurate(["deid", "--out", str(tmp_path)]) == 2
     assert "give --dicom" in capsys.readouterr().err
+
+
+def test_a_corrupt_export_never_crashes_the_stage(synth_export_corrupt, tmp_path):
+    s = run_deid(tmp_path, dicom_dir=synth_export_corrupt / "pacs",
+                 reports_file=synth_export_corrupt / "ris" / "reports.csv",
+                 config=DeidConfig(secret_file=str(tmp_path / "s.key")))
+    assert s.files_in == s.instances + s.files_quarantined and s.instances > 0
+    assert s.reports_in == s.reports + s.reports_quarantined
+    q = pd.read_parquet(tmp_path / "quarantine.parquet")
+    assert q.reason.notna().all() and set(q.stage) <= {"ingest", "deid"}
+    for f in (tmp_path / "curated" / "dicom").rglob("*.dcm"):
+        assert pydicom.dcmread(f).PatientIdentityRemoved == "YES"

@@ -31,6 +31,7 @@ def axes(row) -> tuple:
     ("Lingular nodule measuring 1.9 x 1.8 cm.", (19.0, 18.0, None)),
     ("Right upper lobe mass measuring approximately 5.8 cm x 6.0 cm.", (60.0, 58.0, None)),
     ("A 15 x 11 x 9 mm cyst in the left kidney.", (15.0, 11.0, 9.0)),
+    ("Nodule in the left lower lobe, 16 x 23 x 19 mm (series 4, image 14).", (23.0, 16.0, 19.0)),
     ("There is an eighteen millimeters nodule in the left lower lobe.", (18.0, None, None)),
     ("A sub-centimeter (4 mm) nodule in the lingula.", (4.0, None, None)),
     ("A 2.5-cm mass in the liver.", (25.0, None, None)),

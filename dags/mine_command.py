@@ -1,4 +1,9 @@
-"""`radcurate mine`: label findings in any CSV/Parquet report extract, with evidence for every label."""
+"""`radcurate mine`: label findings in any CSV/Parquet report extract, with evidence for every label.
+
+The command composes two stages — the nlp miner (labels, mentions, measurements, RECIST, topics)
+and, with `--reviewed`, the labeling stage's label model — so it lives in `dags/`, the only package
+that may import every stage.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .lexicon import LexiconError
-from .mine import MinerConfig, mine_partitioned, write_mined
+from radcurate.nlp import LexiconError, MinerConfig, mine_partitioned, write_mined
+from radcurate.nlp.extras import EXTRA_SCHEMAS, mine_extras
+from radcurate.tables import write_table
 
 ROWS_PER_PARTITION = 20_000
 
@@ -22,7 +28,11 @@ def register(subparsers) -> None:
             "Find the 14 ChestX-ray14 findings and 14 CheXpert observations (plus your own lexicon) in "
             "free-text reports, decide negation/uncertainty per mention, and write DIR/labels.parquet "
             "(report_id, vocabulary, finding, value) and DIR/mentions.parquet (section, sentence, span, "
-            "trigger and rule behind each label). Example for OpenI: radcurate mine --reports openi.csv "
+            "trigger and rule behind each label), DIR/measurements.parquet (stated sizes in mm), "
+            "DIR/recist.parquet (with --patient-column and --date-column), DIR/topics.parquet and "
+            "DIR/topic_terms.parquet (LDA; the model is saved in DIR/topic_model). With --reviewed, "
+            "labels gain probability and sources from the label model and reviewed reports keep "
+            "their reviewed labels. Example for OpenI: radcurate mine --reports openi.csv "
             "--out mined --id-column report_id --text-columns findings,impression"
         ),
     )
@@ -34,6 +44,12 @@ def register(subparsers) -> None:
                         "its column (findings, impression, indication -> history) (default: report_text)")
     p.add_argument("--lexicon", action="append", default=[], metavar="FILE",
                    help="extra vocabulary (YAML/JSON with 'name:' and 'findings:'); repeatable")
+    p.add_argument("--patient-column", default=None, metavar="C",
+                   help="patient column: with --date-column, follow lesions over time (recist.parquet)")
+    p.add_argument("--date-column", default=None, metavar="C", help="study date column (for RECIST)")
+    p.add_argument("--no-topics", action="store_true", help="skip LDA topics")
+    p.add_argument("--reviewed", default=None, metavar="FILE",
+                   help="human-reviewed labels, wide layout (report_id + one column per finding, 1/0/-1/blank)")
     p.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address (default: local)")
     p.add_argument("--partitions", type=int, default=None,
                    help=f"Dask partitions (default: one per {ROWS_PER_PARTITION:,} reports)")
@@ -67,11 +83,42 @@ def run_mine(args: argparse.Namespace) -> int:
     except (ValueError, LexiconError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    reviewed = None
+    if args.reviewed:
+        from radcurate.labeling import read_reviewed
+
+        try:
+            reviewed = read_reviewed(args.reviewed)
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot use reviewed labels {args.reviewed}: {exc}", file=sys.stderr)
+            return 2
+    try:
+        extras = mine_extras(reports, args.id_column, text_columns, patient_column=args.patient_column,
+                             date_column=args.date_column, topics=not args.no_topics,
+                             topic_model_dir=Path(args.out) / "topic_model")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     written = write_mined(mined, args.out)
+    if reviewed is not None:
+        from radcurate.labeling import LABELS_SCHEMA, LabelingConfig, apply_reviewed
+
+        texts = reports[[args.id_column]].astype(str).rename(columns={args.id_column: "report_id"})
+        texts["text"] = ["\n".join(str(v) for v in vals if isinstance(v, str))
+                         for vals in zip(*(reports[c] for c in text_columns))]
+        mined.labels = apply_reviewed(
+            {"labels": mined.labels, "mentions": mined.mentions, "reports": texts, **extras}, reviewed,
+            LabelingConfig(vocabularies=("chestxray14", "chexpert")))
+        written["labels"] = write_table(mined.labels, Path(args.out) / "labels.parquet", schema=LABELS_SCHEMA)
+    for name, df in extras.items():
+        written[name] = write_table(df, Path(args.out) / f"{name}.parquet", schema=EXTRA_SCHEMAS[name])
     labels = mined.labels
     n_reports = labels["report_id"].nunique()
     print(f"mined {n_reports} reports -> {written['labels']} ({len(labels)} labels), "
           f"{written['mentions']} ({len(mined.mentions)} mentions); quarantined {len(mined.quarantine)}")
+    extra_counts = ", ".join(f"{name} {len(df)}" for name, df in extras.items())
+    print(f"also written: {extra_counts}" + (f"; {reviewed['report_id'].nunique()} reviewed reports kept"
+                                             if reviewed is not None else ""))
     cx = labels[labels["vocabulary"] == "chestxray14"]
     if len(cx):
         counts = cx.assign(v=cx["value"].astype("float")).pivot_table(
