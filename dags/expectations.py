@@ -134,6 +134,7 @@ def _read_columns(path: Path, suite: TableSuite) -> pd.DataFrame:
     """Only the columns the suite looks at (plus its filter column): fast, and no nested cells."""
     names = pq.read_schema(path).names
     wanted = {e.kwargs["column"] for e in suite.expectations if "column" in e.kwargs}
+    wanted |= {c for e in suite.expectations for c in e.kwargs.get("column_list", ())}
     if suite.where is not None:
         wanted.add(suite.where[0])
     columns = [n for n in names if n in wanted] or names[:1]
@@ -241,3 +242,115 @@ def _quarantine_sources(out_dir: Path, stage: str) -> list[str]:
         return []
     table = pq.read_table(path, columns=["source", "stage"]).to_pylist()
     return [r["source"] for r in table if r["stage"] == stage]
+
+
+# --- later stages ---------------------------------------------------------------------------------
+
+LEAK_CHECK_PATIENTS = 500  # patients whose identifiers are searched for in curated report text
+
+
+def _count_rows(path: Path) -> int:
+    return pq.read_metadata(path).num_rows if path.exists() else 0
+
+
+def _identifier_patterns(out_dir: Path, limit: int = LEAK_CHECK_PATIENTS) -> list[str]:
+    """Regexes for the raw identifiers of up to ``limit`` patients (names in their written forms,
+    MRNs, accessions), taken from the PHI zone, to search the curated text for leaks."""
+    import re
+
+    path = out_dir / "phi/reports.parquet"
+    if not path.exists():
+        return []
+    rows = pq.read_table(path, columns=["patient_id", "patient_name", "accession"]).to_pandas()
+    rows = rows.drop_duplicates("patient_id").head(limit)
+    patterns: set[str] = set()
+    for pid, name, acc in rows.itertuples(index=False):
+        for ident in (pid, acc):
+            if isinstance(ident, str) and len(ident.strip()) >= 5:
+                patterns.add(r"\b" + re.escape(ident.strip()) + r"\b")
+        parts = [p for p in re.split(r"[\^,]+", name or "") if p.strip()] if isinstance(name, str) else []
+        if len(parts) >= 2:
+            last, first = parts[0].strip(), parts[1].strip().split()[0]
+            for form in (f"{first} {last}", f"{last}, {first}", f"{last}^{first}"):
+                patterns.add("(?i)" + re.escape(form))
+    return sorted(patterns)
+
+
+def deid_suites(out_dir: str | Path, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
+    """Deid: keys present and unique, counts reconcile with ingest, reports linked to image studies,
+    and no patient's raw name, MRN or accession in the curated report text."""
+    out_dir = Path(out_dir)
+    quarantined = _quarantine_sources(out_dir, "deid")
+    files_in = int(result.get("files_in", _count_rows(out_dir / "phi/instances.parquet")))
+    reports_in = int(result.get("reports_in", _count_rows(out_dir / "phi/reports.parquet")))
+    study_keys = pq.read_table(out_dir / "curated/studies.parquet", columns=["study_key"]).column(0).to_pylist()
+    leak = _identifier_patterns(out_dir)
+    report_checks = (
+        not_null("report_key", "study_key", "patient_key", "study_date", "text") + unique("report_key")
+        + (
+            row_count(reports_in - int(result.get("reports_quarantined", 0)),
+                      f"counts reconcile: {reports_in} reports - quarantined"),
+            Expectation("ExpectColumnValuesToBeInSet", {"column": "study_key", "value_set": study_keys},
+                        "each report's study_key is the key of its image study"),
+        )
+    )
+    if leak:
+        report_checks += (Expectation(
+            "ExpectColumnValuesToNotMatchRegexList",
+            {"column": "text", "regex_list": leak},
+            f"no raw patient name, MRN or accession in report text ({LEAK_CHECK_PATIENTS} patients max)"),)
+    return [
+        TableSuite("deid.studies", "curated/studies.parquet",
+                   not_null("patient_key", "study_key", "study_date") + unique("study_key")),
+        TableSuite("deid.series", "curated/series.parquet",
+                   not_null("study_key", "series_key") + unique("series_key")),
+        TableSuite("deid.instances", "curated/instances.parquet",
+                   not_null("series_key", "instance_key", "path") + unique("instance_key")
+                   + (row_count(files_in - int(result.get("files_quarantined", 0)),
+                                f"counts reconcile: {files_in} ingested images - {len(quarantined)} "
+                                "deid quarantine rows (files and reports)"),)),
+        TableSuite("deid.reports", "curated/reports.parquet", report_checks),
+    ]
+
+
+def nlp_suites(out_dir: str | Path, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
+    """NLP: every curated report mined or quarantined; evidence traceable; sizes plausible."""
+    out_dir = Path(out_dir)
+    reports = _count_rows(out_dir / "curated/reports.parquet")
+    quarantined = len(_quarantine_sources(out_dir, "nlp"))
+    return [
+        TableSuite("nlp.rule_labels", "curated/rule_labels.parquet",
+                   not_null("report_key", "vocabulary", "finding")
+                   + (Expectation("ExpectCompoundColumnsToBeUnique",
+                                  {"column_list": ["report_key", "vocabulary", "finding"]},
+                                  "one rule label per report and finding"),
+                      Expectation("ExpectColumnUniqueValueCountToBeBetween",
+                                  {"column": "report_key", "min_value": reports - quarantined,
+                                   "max_value": reports - quarantined},
+                                  f"counts reconcile: {reports} reports - {quarantined} quarantined"))),
+        TableSuite("nlp.mentions", "curated/mentions.parquet",
+                   not_null("report_key", "finding", "vocabulary", "sentence_index", "start", "end")),
+        TableSuite("nlp.measurements", "curated/measurements.parquet",
+                   not_null("report_key", "kind", "timepoint")
+                   + tuple(Expectation("ExpectColumnValuesToBeBetween",
+                                       {"column": c, "min_value": 0.1, "max_value": 1000.0},
+                                       "sizes in millimetres, 0.1 mm to 1 m (null: axis not stated)")
+                           for c in ("long_axis_mm", "short_axis_mm"))
+                   + (Expectation("ExpectColumnValuesToBeInSet",
+                                  {"column": "kind",
+                                   "value_set": ["lesion", "lymph_node", "organ", "device", "other"]}),)),
+    ]
+
+
+def labeling_suites(out_dir: str | Path, inputs: Mapping[str, Any],
+                    result: Mapping[str, Any]) -> list[TableSuite]:
+    """Labels: values in the allowed set, one row per study and finding, probabilities in [0, 1]."""
+    from radcurate.labeling import labels_expectations
+
+    expectations = tuple(Expectation(t, dict(kw), why) for t, kw, why in labels_expectations("report_key"))
+    expectations += (
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["study_key", "vocabulary", "finding"]},
+                     "one row per study and finding"),
+        Expectation("ExpectColumnValuesToNotBeNull", {"column": "study_key"}, "every label has its study"),
+    )
+    return [TableSuite("labeling.labels", "curated/labels.parquet", expectations)]

@@ -14,7 +14,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from radcurate.ingest import OUTPUTS as INGEST_OUTPUTS
 
-from .expectations import TableSuite, ingest_suites
+from .expectations import TableSuite, deid_suites, ingest_suites, labeling_suites, nlp_suites
+from .stages import (DEID_OUTPUTS, LABELING_OUTPUTS, NLP_OUTPUTS, deid_config, deid_headline, deid_stage,
+                     labeling_config, labeling_headline, labeling_stage, nlp_config, nlp_headline, nlp_stage)
 
 INPUT_PREFIX = "input:"
 
@@ -103,10 +105,37 @@ PIPELINE: tuple[Stage, ...] = (
         headline=ingest_headline,
         configure=ingest_config,
     ),
-    # The lead wires the later stages here, one entry each, e.g.
-    # Stage("deid", deid_stage, inputs=("phi/instances.parquet", "phi/reports.parquet"),
-    #       outputs=("curated/dicom", "curated/reports.parquet", ...), suite=deid_suites,
-    #       depends_on=("ingest",)),
+    Stage(
+        name="deid",
+        function=deid_stage,
+        inputs=("phi/instances.parquet", "phi/reports.parquet"),
+        outputs=DEID_OUTPUTS,
+        suite=deid_suites,
+        depends_on=("ingest",),
+        headline=deid_headline,
+        configure=deid_config,
+    ),
+    Stage(
+        name="nlp",
+        function=nlp_stage,
+        inputs=("curated/reports.parquet", "curated/studies.parquet"),
+        outputs=NLP_OUTPUTS,
+        suite=nlp_suites,
+        depends_on=("deid",),
+        headline=nlp_headline,
+        configure=nlp_config,
+    ),
+    Stage(
+        name="labeling",
+        function=labeling_stage,
+        inputs=("curated/reports.parquet", "curated/rule_labels.parquet", "curated/mentions.parquet",
+                "curated/measurements.parquet", "curated/topics.parquet"),
+        outputs=LABELING_OUTPUTS,
+        suite=labeling_suites,
+        depends_on=("nlp",),
+        headline=labeling_headline,
+        configure=labeling_config,
+    ),
 )
 
 

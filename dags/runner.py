@@ -221,6 +221,8 @@ def run_stage(
             "input_fingerprint": fingerprint,
             "config_hash": chash,
             "outputs": list(stage.outputs),
+            # optional outputs (e.g. a crosswalk that is off) are not expected back on a rerun
+            "written": [rel for rel in stage.outputs if Path(out_dir, rel).exists()],
             "result": result,
             "validation": validation,
             "seconds": seconds,
@@ -352,7 +354,7 @@ def _is_current(state: Mapping[str, Any], stage: Stage, out_dir: Path, fingerpri
         state.get("status") == DONE
         and state.get("input_fingerprint") == fingerprint
         and state.get("config_hash") == chash
-        and all(Path(out_dir, rel).exists() for rel in stage.outputs)
+        and all(Path(out_dir, rel).exists() for rel in state.get("written", stage.outputs))
     )
 
 

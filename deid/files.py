@@ -123,7 +123,8 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
     dest = Path(out_root) / rel
     try:
         ds.file_meta = deid.file_meta(ds, ts)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.parent.is_dir():
+            dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         ts_uid = pydicom.uid.UID(ts)
         if ts_uid != ImplicitVRLittleEndian and _read_implicit(ds):

@@ -16,6 +16,8 @@ background value (median of the box's border) into the box only:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
@@ -38,34 +40,54 @@ class PixelError(Exception):
         self.detail = detail
 
 
-def _frames(arr: np.ndarray, ds: Dataset) -> np.ndarray:
+@dataclass(frozen=True)
+class ImageInfo:
+    """The Image Pixel attributes this module needs, read once per file."""
+
+    rows: int
+    columns: int
+    bits: int
+    stored: int
+    signed: bool
+    samples: int
+    frames: int
+    photometric: str
+    planar: int
+
+    @classmethod
+    def of(cls, ds: Dataset) -> "ImageInfo":
+        def num(keyword: str, default: int) -> int:
+            try:
+                return int(ds.get(keyword, default) or default)
+            except (TypeError, ValueError):
+                return default
+
+        bits = num("BitsAllocated", 0)
+        return cls(num("Rows", 0), num("Columns", 0), bits, num("BitsStored", bits), num("PixelRepresentation", 0) == 1,
+                   num("SamplesPerPixel", 1), num("NumberOfFrames", 1), str(ds.get("PhotometricInterpretation", "")),
+                   num("PlanarConfiguration", 0))
+
+
+def _frames(arr: np.ndarray, info: "ImageInfo") -> np.ndarray:
     """The decoded array as (frames, rows, cols[, samples])."""
-    nframes = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
-    if nframes == 1 and arr.ndim == (2 if spp == 1 else 3):
+    if info.frames == 1 and arr.ndim == (2 if info.samples == 1 else 3):
         arr = arr[None]
     return arr
 
 
-def _native_view(ds: Dataset, buf: bytes | bytearray, little_endian: bool) -> np.ndarray | None:
-    """A writable (frames, rows, cols, samples) view of native pixel bytes, or None if unusual."""
-    bits = int(ds.BitsAllocated)
-    if bits not in (8, 16, 32):
+def _native_view(info: ImageInfo, buf: bytes | bytearray, little_endian: bool) -> np.ndarray | None:
+    """A (frames, rows, cols, samples) view of native pixel bytes (writable for a bytearray),
+    or None for layouts this module does not edit in place."""
+    if info.bits not in (8, 16, 32) or info.photometric.startswith("YBR_FULL_4"):
         return None
-    if str(getattr(ds, "PhotometricInterpretation", "")).startswith("YBR_FULL_4"):
-        return None
-    signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
-    dtype = np.dtype(f"{'i' if signed else 'u'}{bits // 8}").newbyteorder("<" if little_endian else ">")
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    spp = int(getattr(ds, "SamplesPerPixel", 1) or 1)
-    nframes = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    n = rows * cols * spp * nframes
-    if len(buf) < n * dtype.itemsize:
+    dtype = np.dtype(f"{'i' if info.signed else 'u'}{info.bits // 8}").newbyteorder("<" if little_endian else ">")
+    n = info.rows * info.columns * info.samples * info.frames
+    if n == 0 or len(buf) < n * dtype.itemsize:
         return None
     flat = np.frombuffer(memoryview(buf)[: n * dtype.itemsize], dtype=dtype)
-    if spp > 1 and int(getattr(ds, "PlanarConfiguration", 0) or 0) == 1:
-        return flat.reshape(nframes, spp, rows, cols).transpose(0, 2, 3, 1)
-    return flat.reshape(nframes, rows, cols, spp)
+    if info.samples > 1 and info.planar == 1:
+        return flat.reshape(info.frames, info.samples, info.rows, info.columns).transpose(0, 2, 3, 1)
+    return flat.reshape(info.frames, info.rows, info.columns, info.samples)
 
 
 def _background(frame: np.ndarray, box: Box) -> np.ndarray:
@@ -80,26 +102,25 @@ def clean_pixels(ds: Dataset, transfer_syntax: str, little_endian: bool, *, meth
     syntax the file must now be written with."""
     if "PixelData" not in ds or method == "none":
         return [], transfer_syntax
-    if min(int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0)) < MIN_SIDE:
+    info = ImageInfo.of(ds)
+    if min(info.rows, info.columns) < MIN_SIDE:
         return [], transfer_syntax
-    if int(getattr(ds, "BitsAllocated", 0) or 0) < 8:
+    if info.bits < 8:
         return [], transfer_syntax  # 1-bit bitmaps (segmentations): no room for legible text
     native = transfer_syntax in NATIVE and not getattr(ds["PixelData"], "is_undefined_length", False)
     arr = None
-    bits = int(getattr(ds, "BitsAllocated", 0) or 0)
-    if native and (int(getattr(ds, "PixelRepresentation", 0) or 0) == 0
-                   or int(getattr(ds, "BitsStored", bits) or bits) == bits):
+    if native and (not info.signed or info.stored == info.bits):
         # native data whose stored values are the container's: a zero-copy view, no decoder
-        view = _native_view(ds, ds.PixelData, little_endian)
+        view = _native_view(info, ds.PixelData, little_endian)
         if view is not None:
             arr = view[..., 0] if view.shape[-1] == 1 else view
     if arr is None:
         try:
-            arr = _frames(ds.pixel_array, ds)
+            arr = _frames(ds.pixel_array, info)
         except Exception as exc:
             raise PixelError("pixel_undecodable",
                              f"cannot decode pixel data ({type(exc).__name__}) to check for burned-in text") from None
-    mono1 = str(getattr(ds, "PhotometricInterpretation", "")) == "MONOCHROME1"
+    mono1 = info.photometric == "MONOCHROME1"
     found: list[tuple[int, Box]] = []
     for f in range(arr.shape[0]):
         frame = arr[f]
@@ -111,7 +132,7 @@ def clean_pixels(ds: Dataset, transfer_syntax: str, little_endian: bool, *, meth
         return [], transfer_syntax
     if native:
         buf = bytearray(ds.PixelData)
-        view = _native_view(ds, buf, little_endian)
+        view = _native_view(info, buf, little_endian)
         if view is not None:
             for f, b in found:
                 view[f, b.y0:b.y1, b.x0:b.x1] = _background(view[f], b)
@@ -121,16 +142,15 @@ def clean_pixels(ds: Dataset, transfer_syntax: str, little_endian: bool, *, meth
     out = np.array(arr, copy=True)
     for f, b in found:
         out[f, b.y0:b.y1, b.x0:b.x1] = _background(out[f], b)
-    nframes = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    data = out if nframes > 1 else out[0]
+    data = out if info.frames > 1 else out[0]
     if transfer_syntax == RLELossless:
         ds.compress(RLELossless, data, generate_instance_uid=False)
         return found, RLELossless
-    if str(getattr(ds, "PhotometricInterpretation", "")).startswith("YBR") and data.ndim >= 3:
+    if info.photometric.startswith("YBR") and data.ndim >= 3:
         ds.PhotometricInterpretation = "RGB"  # pydicom's pixel_array converted YBR to RGB
-    if int(getattr(ds, "SamplesPerPixel", 1) or 1) > 1:
+    if info.samples > 1:
         ds.PlanarConfiguration = 0
     ds.PixelData = np.ascontiguousarray(data).astype(data.dtype.newbyteorder("<"), copy=False).tobytes()
-    ds["PixelData"].VR = "OB" if int(ds.BitsAllocated) <= 8 else "OW"
+    ds["PixelData"].VR = "OB" if info.bits <= 8 else "OW"
     ds["PixelData"].is_undefined_length = False
     return found, ExplicitVRLittleEndian

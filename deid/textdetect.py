@@ -43,7 +43,9 @@ class DetectorConfig:
     contrast: float = 0.35  # top-hat threshold, fraction of (max - 1st percentile)
     min_glyph_h: int = 4
     max_glyph_h: int = 48
-    min_glyphs: int = 2
+    min_glyphs: int = 2  # glyphs a line needs near the image border (labels, initials)
+    min_glyphs_inside: int = 3  # glyphs a line needs away from the border
+    border_band: float = 0.08  # share of width/height counted as the border band
     gap: int = 6  # horizontal gap bridged between glyphs of one line
     pad: int = 2  # margin added around a detected line
     ink_tolerance: float = 0.2  # stroke values within this share of the range count as one ink
@@ -109,7 +111,8 @@ def candidate_lines(gray: np.ndarray, cfg: DetectorConfig = DetectorConfig()) ->
     if gray.ndim != 2 or min(gray.shape) < 8:
         return []
     sample = gray[::4, ::4] if gray.size > 65536 else (gray[::2, ::2] if gray.size > 4096 else gray)
-    lo = float(np.percentile(sample, 1))
+    flat = sample.ravel()
+    lo = float(np.partition(flat, flat.size // 100)[flat.size // 100])  # 1st percentile
     hi = float(gray.max())
     if hi - lo <= 0:
         return []
@@ -155,6 +158,8 @@ def candidate_lines(gray: np.ndarray, cfg: DetectorConfig = DetectorConfig()) ->
         _, n_glyphs = ndi.label(mask, structure=np.ones((3, 3), bool))
         if n_glyphs < cfg.min_glyphs:
             continue
+        if n_glyphs < cfg.min_glyphs_inside and not _near_border(x0, y0, x1, y1, gray.shape, cfg.border_band):
+            continue  # two blobs inside the image are more often bone or vessels than a label
         # burned-in text is drawn in one ink value; bone and vessels vary along their length
         ink = gray[y0:y1, x0:x1][mask]
         top = np.percentile(ink, 90)
@@ -162,6 +167,11 @@ def candidate_lines(gray: np.ndarray, cfg: DetectorConfig = DetectorConfig()) ->
             continue
         out.append((Box(int(x0), int(y0), int(x1), int(y1)), mask))
     return out
+
+
+def _near_border(x0: int, y0: int, x1: int, y1: int, shape: tuple[int, ...], band: float) -> bool:
+    h, w = shape[:2]
+    return y0 < band * h or y1 > (1 - band) * h or x0 < band * w or x1 > (1 - band) * w
 
 
 def _pad(box: Box, shape: tuple[int, int], pad: int) -> Box:

@@ -202,10 +202,25 @@ def concat_mined(parts: list[MinedReports]) -> MinedReports:
     )
 
 
+def _compute_on(client, tasks: list, progress: bool) -> list:
+    from distributed import as_completed
+
+    futures = client.compute(tasks)
+    if progress:
+        from tqdm import tqdm
+
+        for _ in tqdm(as_completed(futures), total=len(futures), unit="partition", desc="mining"):
+            pass
+    return client.gather(futures)
+
+
 def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[str],
-                     config: MinerConfig = MinerConfig(), partitions: int = 1, scheduler: str | None = None,
+                     config: MinerConfig = MinerConfig(), partitions: int = 1, scheduler=None,
                      progress: bool = True) -> MinedReports:
-    """Mine a large extract as Dask tasks, one per partition (local processes, or a cluster at `scheduler`).
+    """Mine a large extract as Dask tasks, one per partition (local processes, or a cluster).
+
+    `scheduler` is a scheduler address (``tcp://HOST:PORT``), a running ``distributed.Client``
+    (the pipeline runner's), or None for local processes.
 
     Duplicate report ids are settled before splitting so each report lands in exactly one partition.
     """
@@ -221,17 +236,13 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
     import dask
 
     tasks = [dask.delayed(mine_partition)(c, id_column, text_columns, config) for c in chunks]
-    if scheduler:
-        from distributed import Client, as_completed
+    if scheduler is not None and not isinstance(scheduler, str):  # a running distributed Client
+        parts = _compute_on(scheduler, tasks, progress)
+    elif scheduler:
+        from distributed import Client
 
         with Client(scheduler) as client:
-            futures = client.compute(tasks)
-            if progress:
-                from tqdm import tqdm
-
-                for _ in tqdm(as_completed(futures), total=len(futures), unit="partition", desc="mining"):
-                    pass
-            parts = client.gather(futures)
+            parts = _compute_on(client, tasks, progress)
     elif progress:
         from tqdm.dask import TqdmCallback
 
