@@ -301,7 +301,7 @@ def deid_suites(out_dir: str | Path, inputs: Mapping[str, Any], result: Mapping[
             f"no raw patient name, MRN or accession in report text ({LEAK_CHECK_PATIENTS} patients max)"),)
     return [
         TableSuite("deid.studies", "curated/studies.parquet",
-                   not_null("patient_key", "study_key", "study_date") + unique("study_key")),
+                   not_null("patient_key", "study_key") + unique("study_key")),
         TableSuite("deid.series", "curated/series.parquet",
                    not_null("study_key", "series_key") + unique("series_key")),
         TableSuite("deid.instances", "curated/instances.parquet",

@@ -127,6 +127,9 @@ def cap_age(value: str, max_years: int) -> str | None:
     return f"{n:03d}{unit}"
 
 
+_RAW_STEPS = frozenset({Step.UID, Step.SHIFT, Step.PATIENT_KEY, Step.ACCESSION_KEY})
+
+
 class DicomDeidentifier:
     """Applies the profile to datasets; one instance per worker process, reused across files."""
 
@@ -201,6 +204,13 @@ class DicomDeidentifier:
             except Exception:
                 raw, vr = None, "UN"
             step, rule = decide(int(tag), vr, cfg)
+            if step in _RAW_STEPS and getattr(raw, "is_raw", False) and isinstance(raw.value, bytes) \
+                    and raw.value.isascii():
+                action = self._apply_raw(ds, raw, step, vr, ident)
+                if action is not None:
+                    keyword, tag_s = _names(int(tag))
+                    audit.append((prefix + (keyword or tag_s), tag_s, keyword, vr, action, rule))
+                    continue
             if step is Step.CHECK and getattr(raw, "is_raw", False) and isinstance(raw.value, bytes) \
                     and raw.value.isascii():
                 text = raw.value.decode("ascii")
@@ -225,6 +235,32 @@ class DicomDeidentifier:
                 continue
             action = self._apply(ds, elem, step, vr, path, ident, known, audit)
             audit.append((path, tag_s, keyword, vr, action, rule))
+
+    def _apply_raw(self, ds: Dataset, raw, step: Step, vr: str, ident: Identity) -> str | None:
+        """Replace an unconverted ASCII element by new raw bytes (no pydicom conversion either way:
+        values are written back as they are). None: let :meth:`_apply` handle it."""
+        if step is Step.PATIENT_KEY:
+            new = [ident.patient_key]
+        elif step is Step.ACCESSION_KEY:
+            new = [ident.accession_key or ""]
+        else:
+            if vr not in ("UI", "DA", "DT", "TM"):
+                return None
+            text = raw.value.decode("ascii").strip(" \x00")
+            if not text:
+                return Step.KEEP.value
+            fn = self.map_uid if step is Step.UID else (lambda v: shift_value(vr, ident.shift, v))
+            new = []
+            for v in text.split("\\"):
+                out = fn(v.strip(" \x00"))
+                if out is None:
+                    return None  # unparsable: the converted path empties it
+                new.append(out)
+        data = "\\".join(new).encode("ascii")
+        if len(data) % 2:
+            data += b"\x00" if vr == "UI" else b" "
+        ds[raw.tag] = raw._replace(value=data, length=len(data))
+        return step.value
 
     def _apply(self, ds: Dataset, elem: DataElement, step: Step, vr: str, path: str,
                ident: Identity, known: FilePHI, audit: list) -> str:

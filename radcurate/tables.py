@@ -82,4 +82,6 @@ def append_quarantine(
         keep = [s not in stages for s in old.column("stage").to_pylist()]
         old = old.filter(pa.array(keep, type=pa.bool_()))
         new = pa.concat_tables([old, new])
+    # A canonical order, so a rerun of any stage leaves the same bytes whatever ran in between.
+    new = new.sort_by([("stage", "ascending"), ("source", "ascending"), ("reason", "ascending")])
     return write_table(new, path)
