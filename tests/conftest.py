@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from radcurate.synthesis import generate_export
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_secret(tmp_path_factory):
+    """The pseudonym secret of this test session, outside every output and never the user's own.
+
+    Set in the environment before any Dask worker starts, so workers derive the same keys.
+    """
+    path = tmp_path_factory.mktemp("secret") / "secret.key"
+    old = os.environ.get("RADCURATE_SECRET_FILE")
+    os.environ["RADCURATE_SECRET_FILE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("RADCURATE_SECRET_FILE", None)
+    else:
+        os.environ["RADCURATE_SECRET_FILE"] = old
 
 
 @pytest.fixture(scope="session")
