@@ -187,7 +187,8 @@ def labeling_stage(ctx) -> dict[str, Any]:
     labels = labels.rename(columns={"report_id": "report_key"})
     labels = labels.merge(reports[["report_key", "study_key"]], on="report_key", how="left")
     schema = labels_schema()
-    write_table(labels[schema.names], curated / "labels.parquet", schema=schema)
+    table = schema.empty_table() if labels.empty else labels[schema.names]  # no reports: an empty table
+    write_table(table, curated / "labels.parquet", schema=schema)
     counts = labels["value"].value_counts(dropna=False)
     return {
         "studies": int(labels["study_key"].nunique()),

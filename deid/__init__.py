@@ -13,6 +13,8 @@ from .files import deid_batch, deidentify_file
 from .keys import Keyer
 from .stage import DeidSummary, run_deid
 from .textdetect import Box, detect_text
+from .verify import burned_in_scores, find_leaks
 
 __all__ = ["EDITION", "AnnexE", "Box", "DeidConfig", "DeidSummary", "DicomDeidentifier", "Keyer",
-           "deid_batch", "deidentify_file", "detect_text", "load_annex_e", "run_deid"]
+           "burned_in_scores", "deid_batch", "deidentify_file", "detect_text", "find_leaks", "load_annex_e",
+           "run_deid"]

@@ -41,6 +41,7 @@ DUMMY = {"AE": "DEID", "AS": "000Y", "CS": "DEIDENTIFIED", "DA": "19000101", "DT
          "LO": "DEIDENTIFIED", "LT": "DEIDENTIFIED", "PN": "DEIDENTIFIED", "SH": "DEIDENTIFIED",
          "ST": "DEIDENTIFIED", "TM": "000000", "UC": "DEIDENTIFIED", "UT": "DEIDENTIFIED",
          "UR": "DEIDENTIFIED", "DS": "0", "IS": "0"}
+MAX_LENGTH = {"SH": 16, "LO": 64, "ST": 1024, "LT": 10240, "PN": 64}  # cleaned text still fits its VR
 NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV", "AT"})
 STRING_VRS = frozenset(DUMMY)
 _AGE = re.compile(r"^(\d{1,3})([DWMY])$")
@@ -140,6 +141,7 @@ class DicomDeidentifier:
         self.config = config
         self.cleaner = text_cleaner or TextCleaner()
         self._uids: dict[str, str] = {}
+        self._decisions: dict[tuple[int, str], tuple[Step, str]] = {}  # (tag, VR) -> step, per worker
         used = [(code, meaning) for code, meaning, opt in PROFILE_CODES if opt is None or getattr(config, opt)]
         self._method = [m for _, m in used]  # LO, VM 1-n: one value per profile/option
         self._method_items = []  # built once; items are only read when a dataset is written
@@ -196,28 +198,24 @@ class DicomDeidentifier:
         return DatasetResult(identity, audit, known)
 
     def _walk(self, ds: Dataset, prefix: str, ident: Identity, known: FilePHI, audit: list) -> None:
-        cfg = self.config
+        """Apply the profile to every element of ``ds`` (recursing into kept sequences).
+
+        Elements are converted by pydicom only when their value must be read or rewritten in a
+        way raw bytes cannot serve: kept, removed, re-keyed or shifted ASCII elements stay raw,
+        which is most of what keeps this walk as fast as a plain copy.
+        """
+        cfg, decisions = self.config, self._decisions
         for tag in list(ds.keys()):
             try:
                 raw = ds.get_item(tag)
                 vr = _vr(int(tag), raw.VR)
             except Exception:
                 raw, vr = None, "UN"
-            step, rule = decide(int(tag), vr, cfg)
-            if step in _RAW_STEPS and getattr(raw, "is_raw", False) and isinstance(raw.value, bytes) \
-                    and raw.value.isascii():
-                action = self._apply_raw(ds, raw, step, vr, ident)
-                if action is not None:
-                    keyword, tag_s = _names(int(tag))
-                    audit.append((prefix + (keyword or tag_s), tag_s, keyword, vr, action, rule))
-                    continue
-            if step is Step.CHECK and getattr(raw, "is_raw", False) and isinstance(raw.value, bytes) \
-                    and raw.value.isascii():
-                text = raw.value.decode("ascii")
-                if not known.leaks(text) and not PHI_SHAPES.search(text):  # clean: stays raw
-                    audit.append((prefix + (_names(int(tag))[0] or _names(int(tag))[1]), _names(int(tag))[1],
-                                  _names(int(tag))[0], vr, Step.CHECK.value, rule))
-                    continue
+            key = (tag, vr)
+            decision = decisions.get(key)
+            if decision is None:
+                decision = decisions[key] = decide(int(tag), vr, cfg)
+            step, rule = decision
             keyword, tag_s = _names(int(tag))
             path = prefix + (keyword or tag_s)
             if step is Step.REMOVE:
@@ -227,6 +225,17 @@ class DicomDeidentifier:
             if step is Step.KEEP:  # left unconverted: written back byte for byte
                 audit.append((path, tag_s, keyword, vr, step.value, rule))
                 continue
+            ascii_raw = getattr(raw, "is_raw", False) and isinstance(raw.value, bytes) and raw.value.isascii()
+            if ascii_raw and step in _RAW_STEPS:
+                action = self._apply_raw(ds, raw, step, vr, ident)
+                if action is not None:
+                    audit.append((path, tag_s, keyword, vr, action, rule))
+                    continue
+            if ascii_raw and step is Step.CHECK:
+                text = raw.value.decode("ascii")
+                if not known.leaks(text) and not PHI_SHAPES.search(text):  # clean: stays raw
+                    audit.append((path, tag_s, keyword, vr, step.value, rule))
+                    continue
             try:
                 elem = ds[tag]
             except Exception:  # a value pydicom cannot convert: nothing safe to keep
@@ -306,9 +315,13 @@ class DicomDeidentifier:
         if step in (Step.CLEAN, Step.CHECK):
             if vr == "PN":
                 known.add_name(str(elem.value))
-            return self._map_strings(
-                ds, elem, lambda s: self.cleaner.clean(s, known, ident.shift.days, force=step is Step.CLEAN),
-                step)
+            limit = MAX_LENGTH.get(vr)
+
+            def clean(text: str) -> str | None:
+                out = self.cleaner.clean(text, known, ident.shift.days, force=step is Step.CLEAN)
+                return out[:limit] if out is not None and limit else out
+
+            return self._map_strings(ds, elem, clean, step)
         raise AssertionError(f"unhandled step {step}")
 
     def _map_strings(self, ds: Dataset, elem: DataElement, fn, step: Step) -> str:

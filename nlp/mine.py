@@ -226,7 +226,7 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
     """
     _validate(reports, id_column, text_columns)
     partitions = max(1, min(int(partitions), len(reports) or 1))
-    if partitions == 1 and scheduler is None:
+    if (partitions == 1 and scheduler is None) or len(reports) == 0:
         return mine_partition(reports, id_column, text_columns, config, progress)
     ids = reports[id_column].astype("string").str.strip()
     dup = ids.duplicated() & ids.notna()

@@ -95,6 +95,8 @@ def make_ct(sop_uid="1.2.826.0.1.3680043.8.498.33333", study_date="20210314", *,
     pitem = Dataset()
     pitem.add_new(0x00100010, "PN", PHI["name"])
     block.add_new(0x11, "SQ", Sequence([pitem]))
+    # a public tag no dictionary knows, as UN, holding a name
+    ds.add_new(0x00089999, "UN", PHI["name"].encode())
     # overlay and curve
     ds.add_new(0x60000010, "US", 16)
     ds.add_new(0x60000011, "US", 16)
@@ -211,6 +213,7 @@ def test_audit_lists_every_attribute_action_but_never_a_value(tmp_path, keyer):
     assert by_kw["ReferencedImageSequence[0].ReferencedSOPInstanceUID"] == "replaced_uid"
     assert by_kw["Rows"] == "kept"
     assert set(audit.loc[audit.tag.str.startswith("(0029"), "action"]) == {"removed"}
+    assert by_kw["(0008,9999)"] == "removed"  # unknown UN content is never known-safe
     text = audit.to_csv()
     for value in PHI.values():
         assert value not in text
