@@ -49,12 +49,8 @@ _AGE_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 
 
 def accession_key(keyer: Keyer, accession: str) -> str:
-    """The accession pseudonym in a form that fits Accession Number's VR (SH, 16 characters).
-
-    ``Keyer.accession_key`` is 18 characters (``A-`` + 16 hex); this is the same HMAC truncated
-    to 14 hex digits, used both in the DICOM header and in ``curated/studies.accession_key``.
-    """
-    return keyer.pseudonym("accession", accession, length=14)
+    """The accession pseudonym, used both in the DICOM header and in ``curated/studies``."""
+    return keyer.accession_key(accession)
 
 
 class FileRejected(Exception):

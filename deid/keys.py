@@ -93,7 +93,8 @@ class Keyer:
         raise ValueError("a study key needs an accession number or a Study Instance UID")
 
     def accession_key(self, accession: str) -> str:
-        return self.pseudonym("accession", accession)
+        """16 characters (``A-`` + 14 hex): the most DICOM's Accession Number (SH) allows."""
+        return self.pseudonym("accession", accession, length=14)
 
     def uid(self, uid: str) -> str:
         """A new DICOM UID under the ``2.25`` root (ISO/IEC 9834-8 style), at most 64 characters."""

@@ -16,6 +16,7 @@ def project_secret(tmp_path_factory):
     Set in the environment before any Dask worker starts, so workers derive the same keys.
     """
     path = tmp_path_factory.mktemp("secret") / "secret.key"
+    path.write_bytes(b"radcurate-test-session-secret-" + b"s" * 34)  # fixed: reproducible date shifts
     old = os.environ.get("RADCURATE_SECRET_FILE")
     os.environ["RADCURATE_SECRET_FILE"] = str(path)
     yield path

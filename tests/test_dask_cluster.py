@@ -102,6 +102,7 @@ def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
     )
     assert args.func(args) == 0
     run_ingest(tree, None, tmp_path / "local")
-    for t in TABLES:
-        assert pq.read_table(tmp_path / "out" / t).equals(pq.read_table(tmp_path / "local" / t)), t
+    for t in TABLES:  # the run also quarantines in later stages: compare ingest's own rows
+        ours = pq.read_table(tmp_path / "out" / t, filters=[("stage", "==", "ingest")] if "quarantine" in t else None)
+        assert ours.equals(pq.read_table(tmp_path / "local" / t)), t
     assert "expectations passed" in capsys.readouterr().out
