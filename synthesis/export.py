@@ -94,7 +94,7 @@ def generate_export(out: str | Path, patients: int, seed: int, corrupt: int = 0,
     The same arguments give byte-identical files. Existing ``pacs``/``ris``/``truth`` under ``out``
     are replaced.
     """
-    out = Path(out)
+    out = Path(out).resolve()  # absolute: file paths are made relative to it below
     pacs, ris, truth = out / "pacs", out / "ris", out / "truth"
     for d in (pacs, ris, truth):
         if d.exists():

@@ -452,3 +452,10 @@ def test_burned_in_patient_text_is_readable_by_ocr(files, synth_export):
         for text in b[b.path == path].text:
             digits = re.sub(r"[^0-9]", "", text)
             assert digits in read, (text, read)
+
+
+def test_a_relative_output_folder_works_as_the_demo_uses_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = generate_export("demo-out/export", patients=2, seed=2)  # the 2nd patient comes as a CD import
+    assert (tmp_path / "demo-out/export/ris/reports.csv").is_file() and out.is_absolute()
+    assert any((tmp_path / "demo-out/export/pacs").rglob("DICOMDIR"))
