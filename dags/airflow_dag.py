@@ -34,7 +34,8 @@ def run_stage_task(stage_name: str, dicom: str, reports: str, out: str, config_f
     from pathlib import Path
 
     from radcurate.dags.commands import load_config
-    from radcurate.dags.runner import open_client, run_stage
+    from radcurate.cluster import open_client
+    from radcurate.dags.runner import run_stage
 
     stage = next(s for s in PIPELINE if s.name == stage_name)
     config = load_config(config_file or None)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import os
 import shutil
 import sys
@@ -20,7 +19,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
+
+from radcurate.cluster import open_client
 
 from .expectations import CheckResult, SuiteResult, format_report, validate
 from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, ordered
@@ -61,33 +62,6 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
-
-
-@contextlib.contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A Dask client: of ``scheduler`` if given, else of a local cluster of worker processes
-    (one per core by default, one thread each); ``workers=0`` means no Dask (yields None)."""
-    if not scheduler and workers == 0:
-        yield None
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    n = workers or os.cpu_count() or 1
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 def run_pipeline(

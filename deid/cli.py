@@ -48,10 +48,10 @@ def main(args: argparse.Namespace) -> int:
         return 2
     config = DeidConfig(secret_file=args.secret, keep_columns=tuple(args.keep_column), crosswalk=args.crosswalk,
                         text_detector=args.text_detector, batch_size=args.batch_size)
-    from radcurate.ingest.cli import dask_client
+    from radcurate.cluster import open_client
 
     try:
-        with dask_client(args.scheduler, args.workers) as client:
+        with open_client(args.scheduler, args.workers) as client:
             s = run_deid(args.out, dicom_dir=args.dicom, reports_file=args.reports, client=client, config=config)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
 import os
 import sys
-from typing import Iterator
+
+from radcurate.cluster import open_client
 
 from .config import IngestConfig
 from .run import run_ingest
@@ -51,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: {kind} not found: {path}", file=sys.stderr)
             return 2
     try:
-        with dask_client(args.scheduler, args.workers) as client:
+        with open_client(args.scheduler, args.workers) as client:
             summary = run_ingest(args.dicom, args.reports, args.out, client=client, config=config)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -72,33 +71,3 @@ def main(args: argparse.Namespace) -> int:
         print(f"  quarantine {reason:<24} {n}")
     print(f"outputs: {os.path.join(args.out, 'phi')}/, {os.path.join(args.out, 'quarantine.parquet')}")
     return 0
-
-
-@contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object | None]:
-    """A client of ``scheduler``, or of a local process cluster; None for in-process work.
-
-    (``radcurate.dags.runner.open_client`` does the same for the pipeline; stages do not import
-    ``dags``, so this command keeps its own few lines.)
-    """
-    if not scheduler and workers == 0:
-        yield None
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler, timeout="20s") as client:
-            yield client
-        return
-    n = workers or os.cpu_count() or 1
-    with (
-        LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from radcurate.nlp.measurements import MEASUREMENTS_SCHEMA, compose_report, measurements_table
+from radcurate.nlp.measurements import MEASUREMENTS_SCHEMA, measurements_table
 from radcurate.nlp.recist import NOT_THIS_STUDY, RECIST_SCHEMA, RecistConfig, recist_table, states_resolution
-from radcurate.nlp.sections import section_spans
+from radcurate.nlp.sections import compose_report, section_spans
 from radcurate.nlp.topics import TOPIC_TERMS_SCHEMA, TOPICS_SCHEMA, TopicConfig, TopicModel, fit_topics
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from radcurate.nlp.numbers import WORD_NUMBER, parse_word_number
-from radcurate.nlp.sections import canonical_section, section_spans
+from radcurate.nlp.sections import compose_report, section_spans
 from radcurate.nlp.sentences import sentence_spans
 
 MAX_MM = 1000.0  # larger "sizes" are typos or not sizes (a metre-long lesion is not dictated)
@@ -407,32 +407,6 @@ def report_sentences(text: str, sections: list[tuple[str, int, int]] | None = No
     for name, s, e in (section_spans(text) if sections is None else sections):
         out.extend((name, a, b) for a, b in sentence_spans(text, s, e))
     return out
-
-
-def compose_report(values: Sequence, columns: Sequence[str]) -> tuple[str, list[tuple[str, int, int]] | None]:
-    """One text from several text columns, as the finding miner composes it (offsets agree).
-
-    Non-empty values are joined by a blank line; a column named like a section ("findings",
-    "impression") becomes that section, any other column keeps the headers written in it.
-    With one column the text is used as it is and sections come from its headers (None).
-    """
-    clean = ["" if not isinstance(v, str) else v.strip() for v in values]
-    if len(columns) == 1:
-        return (values[0] if isinstance(values[0], str) else ""), None
-    text, sections = "", []
-    for column, value in zip(columns, clean):
-        if not value:
-            continue
-        if text:
-            text += "\n\n"
-        start = len(text)
-        text += value
-        name = canonical_section(column)
-        if name:
-            sections.append((name, start, len(text)))
-        else:
-            sections.extend((n, start + a, start + b) for n, a, b in section_spans(value))
-    return text, sections
 
 
 def extract_measurements(text: str, sections: list[tuple[str, int, int]] | None = None) -> list[Measurement]:

@@ -20,7 +20,7 @@ from . import components  # noqa: F401  (registers the factories)
 from .assertion import CATEGORIES, DEFAULT_RULES
 from .labels import report_labels
 from .lexicon import DEFAULT_LEXICON
-from .sections import canonical_section, section_spans
+from .sections import compose_report
 
 STAGE = "nlp"
 # start/end index the report text as mined: with several text columns, the non-empty columns joined by
@@ -77,30 +77,6 @@ def _pipeline(config: MinerConfig) -> Language:
     return build_pipeline(config)
 
 
-def _section_name(column: str) -> str:
-    return canonical_section(column) or column
-
-
-def _compose(row: dict, text_columns: list[str]) -> tuple[str, list[tuple[str, int, int]] | None]:
-    """Report text and, for several text columns, one preset section per column."""
-    values = [("" if _missing(row[c]) else str(row[c]).strip()) for c in text_columns]
-    if len(text_columns) == 1:
-        return values[0], None
-    text, sections = "", []
-    for column, value in zip(text_columns, values):
-        if not value:
-            continue
-        if text:
-            text += "\n\n"
-        start = len(text)
-        text += value
-        if canonical_section(column):
-            sections.append((_section_name(column), start, len(text)))
-        else:  # a free-text column may carry its own headers
-            sections.extend((n, start + s, start + e) for n, s, e in section_spans(value))
-    return text, sections
-
-
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
 
@@ -132,7 +108,7 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
                                "detail": "report id occurs more than once; the first report was mined"})
             continue
         seen.add(rid)
-        text, sections = _compose(row, text_columns)
+        text, sections = compose_report([row[c] for c in text_columns], text_columns)
         if not text.strip():
             quarantine.append({"source": rid, "reason": "empty_report",
                                "detail": f"no text in {', '.join(text_columns)}"})

@@ -11,6 +11,7 @@ is excluded), in text order; text before the first header is the `body` section.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 SECTION_NAMES = ("body", "examination", "history", "comparison", "technique", "findings", "impression")
 
@@ -112,3 +113,29 @@ def section_spans(text: str) -> list[tuple[str, int, int]]:
         start, end = _trim(text, content_start, next_start)
         spans.append((name, start, end))
     return spans
+
+
+def compose_report(values: Sequence, columns: Sequence[str]) -> tuple[str, list[tuple[str, int, int]] | None]:
+    """One text from several text columns, as the finding miner composes it (offsets agree).
+
+    Non-empty values are joined by a blank line; a column named like a section ("findings",
+    "impression") becomes that section, any other column keeps the headers written in it.
+    With one column the text is used as it is and sections come from its headers (None).
+    """
+    clean = ["" if not isinstance(v, str) else v.strip() for v in values]
+    if len(columns) == 1:
+        return (values[0] if isinstance(values[0], str) else ""), None
+    text, sections = "", []
+    for column, value in zip(columns, clean):
+        if not value:
+            continue
+        if text:
+            text += "\n\n"
+        start = len(text)
+        text += value
+        name = canonical_section(column)
+        if name:
+            sections.append((name, start, len(text)))
+        else:
+            sections.extend((n, start + a, start + b) for n, a, b in section_spans(value))
+    return text, sections
