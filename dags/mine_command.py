@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from radcurate.nlp import LexiconError, MinerConfig, mine_partitioned, write_mined
-from radcurate.nlp.extras import EXTRA_SCHEMAS, mine_extras
 from radcurate.tables import write_table
 
 ROWS_PER_PARTITION = 20_000
@@ -64,6 +62,9 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def run_mine(args: argparse.Namespace) -> int:
+    # spaCy loads in about 2 s: only when mining, not for every `radcurate --help`
+    from radcurate.nlp import EXTRA_SCHEMAS, LexiconError, MinerConfig, mine_extras, mine_partitioned, write_mined
+
     path = Path(args.reports)
     if not path.is_file():
         print(f"error: report extract {path} not found", file=sys.stderr)
