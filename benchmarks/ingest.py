@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import logging
 import os
 import resource
 import statistics
@@ -94,7 +93,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", default="1,2", help="local Dask worker counts to time")
     args = ap.parse_args()
-    from distributed import Client, LocalCluster
+    from radcurate.cluster import open_client
 
     with tempfile.TemporaryDirectory(prefix="radcurate-bench-") as tmp:
         tmp = Path(tmp)
@@ -112,16 +111,7 @@ def main() -> None:
         }
         with contextlib.ExitStack() as stack:
             for w in [int(x) for x in args.workers.split(",") if x]:
-                cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=w,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=":0",
-                        silence_logs=logging.ERROR,
-                    )
-                )
-                client = stack.enter_context(Client(cluster))
+                client = stack.enter_context(open_client(workers=w))
                 run_ingest(tmp / "pacs", None, tmp / f"warm{w}", client=client)  # workers import pydicom
                 contenders[f"radcurate ingest, Dask {w} worker{'s' if w > 1 else ''}"] = (
                     lambda c=client, w=w: run_ingest(tmp / "pacs", None, tmp / f"out{w}", client=c),

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
+from radcurate.cluster import add_cluster_arguments
+
 from .pipeline import PIPELINE
 from .runner import RunReport, run_pipeline
 
@@ -59,14 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scheduler", metavar="ADDR", help="existing Dask scheduler, tcp://HOST:PORT")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local worker processes (default: one per core; 0: no Dask)",
-    )
+    add_cluster_arguments(p)
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from radcurate.cluster import add_cluster_arguments
+
 from .config import DeidConfig
 from .stage import run_deid
 
@@ -34,9 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crosswalk", action="store_true", help="also write OUT/phi/crosswalk.parquet (PHI zone)")
     p.add_argument("--text-detector", choices=("numpy", "tesseract", "auto", "none"), default=DeidConfig.text_detector,
                    help="burned-in text detector (default %(default)s; tesseract confirms numpy's candidates)")
-    p.add_argument("--scheduler", metavar="ADDR", help="existing Dask scheduler, tcp://HOST:PORT")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="local Dask worker processes (default 0: run in this process)")
+    add_cluster_arguments(p, default_workers=0)
     p.add_argument("--batch-size", type=int, default=DeidConfig.batch_size, metavar="N", help="files per task")
     p.set_defaults(func=main)
 

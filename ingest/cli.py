@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from radcurate.cluster import open_client
+from radcurate.cluster import add_cluster_arguments, open_client
 
 from .config import IngestConfig
 from .run import run_ingest
@@ -26,14 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom", required=True, metavar="DIR", help="root of the DICOM tree")
     p.add_argument("--reports", metavar="FILE", help="RIS extract (.csv or .parquet)")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder")
-    p.add_argument("--scheduler", metavar="ADDR", help="existing Dask scheduler, tcp://HOST:PORT")
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local worker processes (default: one per core; 0: read in this process)",
-    )
+    add_cluster_arguments(p)
     p.add_argument(
         "--batch-size", type=int, default=IngestConfig.batch_size, metavar="N", help="files per task"
     )

@@ -8,6 +8,7 @@ need it and stages may not import ``dags``.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -38,3 +39,16 @@ def open_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         Client(cluster) as client,
     ):
         yield client
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, *, default_workers: int | None = None) -> None:
+    """``--scheduler ADDR`` and ``--workers N``, the same on every command that runs on Dask."""
+    parser.add_argument("--scheduler", metavar="ADDR", help="existing Dask scheduler, tcp://HOST:PORT")
+    default = "one per core" if default_workers is None else f"{default_workers}"
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers,
+        metavar="N",
+        help=f"local worker processes (default: {default}; 0: run in this process, no Dask)",
+    )
