@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crosswalk", action="store_true", help="also write OUT/phi/crosswalk.parquet (PHI zone)")
     p.add_argument("--text-detector", choices=("numpy", "tesseract", "auto", "none"), default=DeidConfig.text_detector,
                    help="burned-in text detector (default %(default)s; tesseract confirms numpy's candidates)")
+    p.add_argument("--surrogates", choices=("tag", "fake"), default="tag",
+                   help="replace PHI in report text with typed tags ([NAME], [PHONE], ...; dates are shifted) "
+                        "or with realistic fakes keyed by the secret (default: tag)")
     add_cluster_arguments(p, default_workers=0)
     p.add_argument("--batch-size", type=int, default=DeidConfig.batch_size, metavar="N", help="files per task")
     p.set_defaults(func=main)
@@ -47,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
         print("error: give --dicom and/or --reports, or run `radcurate ingest` into OUT first", file=sys.stderr)
         return 2
     config = DeidConfig(secret_file=args.secret, keep_columns=tuple(args.keep_column), crosswalk=args.crosswalk,
-                        text_detector=args.text_detector, batch_size=args.batch_size)
+                        text_detector=args.text_detector, batch_size=args.batch_size, surrogates=args.surrogates)
     from radcurate.cluster import open_client
 
     try:

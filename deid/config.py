@@ -15,6 +15,9 @@ class DeidConfig:
     (free-text descriptions scrubbed of PHI instead of removed) and Clean Pixel Data (burned-in text
     blanked). ``text_detector``: ``auto`` (Tesseract confirms candidate regions when the binary is
     installed, numpy detector otherwise), ``tesseract``, ``numpy``, or ``none`` (no pixel check).
+    ``surrogates``: what replaces PHI in report text — ``tag`` (``[NAME]``,
+    ``[DATE]``, ...; dates are shifted, not tagged) or ``fake`` (realistic, deterministic fakes keyed
+    by the project secret).
     """
 
     retain_dates: bool = True
@@ -28,3 +31,4 @@ class DeidConfig:
     crosswalk: bool = False
     batch_size: int = 64
     annex_e_edition: str = "2026c"
+    surrogates: str = "tag"

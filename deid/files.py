@@ -171,7 +171,7 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
     }
     out = {"instance": row, "audit": audit,
            "known": (ident.originals["patient_id"], result.known.names, result.known.ids,
-                     result.known.dates, result.known.other)}  # PHI: stays in memory, feeds reports
+                     result.known.dates, result.known.other, result.known.birth_dates)}  # PHI: stays in memory, feeds reports
     if config.crosswalk:
         out["crosswalk"] = {**ident.originals, "source": source, "patient_key": ident.patient_key,
                             "study_key": ident.study_key, "series_key": ident.series_key,

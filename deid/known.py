@@ -32,6 +32,7 @@ DATE_KEYWORDS = ("PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDate
 ID_TAGS = tuple(dd.tag_for_keyword(k) for k in ID_KEYWORDS)
 OTHER_TAGS = tuple(dd.tag_for_keyword(k) for k in OTHER_KEYWORDS)
 DATE_TAGS = tuple(dd.tag_for_keyword(k) for k in DATE_KEYWORDS)
+BIRTH_DATE_TAG = dd.tag_for_keyword("PatientBirthDate")
 _SPLIT_NAME = re.compile(r"[\^,=\s]+")
 _DA = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 # Written shapes of PHI that have no known value to match: e-mail, phone, long digit runs, dates.
@@ -50,6 +51,7 @@ class FilePHI:
     ids: list[str] = field(default_factory=list)
     dates: list[dt.date] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
+    birth_dates: list[dt.date] = field(default_factory=list)
     _needles: tuple[str, ...] | None = None
 
     def add_name(self, value: str) -> None:
@@ -73,7 +75,7 @@ class FilePHI:
         from .text_scrub import KnownPHI
 
         return KnownPHI(names=list(self.names), ids=list(self.ids), dates=list(self.dates),
-                        other=list(self.other))
+                        other=list(self.other), birth_dates=list(self.birth_dates))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -162,4 +164,6 @@ def collect_known(ds: Dataset) -> FilePHI:
                     continue
                 if d not in phi.dates:
                     phi.dates.append(d)
+                if tag == BIRTH_DATE_TAG and d not in phi.birth_dates:
+                    phi.birth_dates.append(d)
     return phi

@@ -105,19 +105,20 @@ def _header_phi(results: list[dict]):
     """KnownPHI per original patient ID, merged over that patient's files (in memory only)."""
     from .text_scrub import KnownPHI
 
-    acc: dict[str, list[set | list]] = defaultdict(lambda: [[], [], [], []])
+    acc: dict[str, list[list]] = defaultdict(lambda: [[], [], [], [], []])
     for r in results:
         if "known" not in r:
             continue
-        pid, names, ids, dates, other = r["known"]
+        pid, *parts = r["known"]  # names, ids, dates, other, birth dates
         if not pid:
             continue
         slot = acc[pid]
-        for i, vals in enumerate((names, ids, dates, other)):
+        for i, vals in enumerate(parts):
             for v in vals:
                 if v not in slot[i]:
                     slot[i].append(v)
-    return {pid: KnownPHI(names=s[0], ids=s[1], dates=s[2], other=s[3]) for pid, s in acc.items()}
+    return {pid: KnownPHI(names=s[0], ids=s[1], dates=s[2], other=s[3], birth_dates=s[4])
+            for pid, s in acc.items()}
 
 
 def _first(series: pd.Series):
@@ -209,8 +210,12 @@ def run_deid(out_dir: str | os.PathLike, *, dicom_dir: str | os.PathLike | None 
         from .reports import deidentify_reports
 
         reports_in = len(reports_df)
+        from .reports import ReportDeidConfig
+        from .text_scrub import ScrubConfig
+
         cleaned, report_quarantine = deidentify_reports(
-            reports_df, keyer, header_phi=_header_phi(results) or None, keep_columns=config.keep_columns)
+            reports_df, keyer, header_phi=_header_phi(results) or None, keep_columns=config.keep_columns,
+            config=ReportDeidConfig(scrub=ScrubConfig(style=config.surrogates)))
         reports_out = len(cleaned)
         write_table(cleaned, curated / "reports.parquet")
     append_quarantine(out / "quarantine.parquet", STAGE, quarantine + list(report_quarantine))

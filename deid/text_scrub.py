@@ -28,7 +28,10 @@ from radcurate.deid.surrogates import Surrogates
 KINDS = ("name", "id", "date", "time", "phone", "email", "url", "address", "institution", "age", "other")
 TAGS = {"name": "[NAME]", "id": "[ID]", "date": "[DATE]", "time": "[TIME]", "phone": "[PHONE]",
         "email": "[EMAIL]", "url": "[URL]", "address": "[ADDRESS]", "institution": "[INSTITUTION]",
-        "age": "[AGE]", "other": "[REDACTED]"}
+        "age": "[AGE]", "other": "[REDACTED]", "birth_date": "[DOB]"}
+# A birth date is removed, never shifted: a shifted birth date still gives the age (and ages over
+# 89 are PHI), and the issue's list of the patient's own PHI names it.
+_BIRTH_CONTEXT = re.compile(r"(?i)(?:\bD\.?O\.?B\.?|date\s+of\s+birth|birth\s*date|\bborn(?:\s+on)?)\W{0,4}$")
 
 
 @dataclass
@@ -36,13 +39,15 @@ class KnownPHI:
     """PHI known for one patient/study from the RIS row and DICOM headers.
 
     ``names`` in any written form ("SMITH^JOHN^A", "SMITH, JOHN", "John A. Smith"); ``ids`` such
-    as MRN and accession; ``dates`` such as the birth date; ``other`` any string to remove as is.
+    as MRN and accession; ``dates`` such as study dates (shifted wherever written);
+    ``birth_dates`` (removed wherever written, never shifted); ``other`` any string to remove as is.
     """
 
     names: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     dates: list[dt.date] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
+    birth_dates: list[dt.date] = field(default_factory=list)
 
     def merged(self, other: "KnownPHI | None") -> "KnownPHI":
         """Union of two inventories (order kept, duplicates dropped)."""
@@ -51,7 +56,8 @@ class KnownPHI:
         def u(a, b):
             return list(dict.fromkeys([*a, *b]))
         return KnownPHI(u(self.names, other.names), u(self.ids, other.ids),
-                        u(self.dates, other.dates), u(self.other, other.other))
+                        u(self.dates, other.dates), u(self.other, other.other),
+                        u(self.birth_dates, other.birth_dates))
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,7 @@ class _Known:
     id_needles: tuple  # (lower-case needle, separators ignored?) per way of writing a known ID
     other_re: re.Pattern | None
     dates: frozenset
+    birth_dates: frozenset = frozenset()
 
 
 @lru_cache(maxsize=65536)
@@ -216,7 +223,7 @@ def _known(known: KnownPHI | None) -> _Known:
     tokens, initials = _name_index(tuple(str(n) for n in known.names if n))
     needles = tuple(dict.fromkeys(nd for i in known.ids if i for nd in _id_needles(str(i))))
     return _Known(tokens, initials, needles, _other_regex(tuple(str(o) for o in known.other if o)),
-                  frozenset(known.dates))
+                  frozenset(known.dates), frozenset(known.birth_dates))
 
 
 # ============================================================================ dates
@@ -950,9 +957,17 @@ def _resolve(spans: list[_Span]) -> list[_Span]:
     return accepted
 
 
+def _is_birth_date(text: str, sp: _Span, birth_dates: frozenset) -> bool:
+    """A date the headers know as the birth date, or one written after "DOB", "born", ..."""
+    parsed = sp.info[3] if sp.info is not None and len(sp.info) > 3 else None
+    return parsed in birth_dates or bool(_BIRTH_CONTEXT.search(text, max(0, sp.start - 20), sp.start))
+
+
 def _replacement(text: str, sp: _Span, shift_days: int, cfg: ScrubConfig, sur: Surrogates,
-                 given: frozenset) -> str:
+                 given: frozenset, birth_dates: frozenset = frozenset()) -> str:
     original = text[sp.start:sp.end]
+    if sp.kind == "date" and _is_birth_date(text, sp, birth_dates):
+        return TAGS["birth_date"]
     if sp.kind == "age":
         return f"{cfg.age_cap + 1:03d}" if sp.info == "dicom" else f"{cfg.age_cap + 1}+"
     if sp.kind == "date" and cfg.dates == "shift" and not sp.merged and sp.info is not None:
@@ -1009,7 +1024,7 @@ def scrub_text(text: str, known: KnownPHI | None = None, *, shift_days: int = 0,
     out, pos = [], 0
     for sp in spans:
         out.append(text[pos:sp.start])
-        out.append(_replacement(text, sp, shift_days, config, sur, given))
+        out.append(_replacement(text, sp, shift_days, config, sur, given, k.birth_dates))
         pos = sp.end
     out.append(text[pos:])
     return ScrubResult("".join(out), [(s.start, s.end, s.kind) for s in spans])

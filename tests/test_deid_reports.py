@@ -58,7 +58,7 @@ def test_report_loses_every_identifier_and_keeps_every_finding():
                      "71-year-old male", "No pneumothorax."):
         assert clinical in out, clinical
     # dates are moved, not deleted, and keep their format
-    assert "DOB: 02/12/1950" in out
+    assert "DOB: [DOB]" in out  # removed, not shifted: a shifted birth date still tells the age
     assert "since February 18, 2021" in out
     assert "dated 2/12/21 and chest radiograph 2020-10-06" in out
     assert "Mr. [NAME] reports" in out and "Dr. [NAME] by telephone" in out
@@ -497,3 +497,17 @@ def test_anchored_scanning_misses_nothing_on_random_text():
 def test_lab_names_and_months_are_not_given_names():
     text = "ANA TITER POSITIVE. Jun 2021 exam unchanged. MARK LESION 1 ON SERIES 4."
     assert scrub_text(text).text == "ANA TITER POSITIVE. Jun 2021 exam unchanged. MARK LESION 1 ON SERIES 4."
+
+
+@pytest.mark.parametrize("text", ["DOB: 11/19/1925    ACCESSION: CT1", "Patient born 1959-11-05.",
+                                  "Date of birth: March 3, 1950.", "D.O.B. 7/17/1963"])
+def test_a_birth_date_is_removed_not_shifted(text):
+    """A shifted birth date still tells the age (and a 1925 birth year says 'over 89')."""
+    out = scrub_text(text, shift_days=-40).text
+    assert "[DOB]" in out and not re.search(r"\d{4}", out.replace("CT1", ""))
+
+
+def test_a_header_birth_date_is_removed_wherever_it_is_written():
+    known = KnownPHI(birth_dates=[dt.date(1950, 3, 3)])
+    out = scrub_text("Seen 03/03/1950 and again on 04/01/2021.", known, shift_days=-40).text
+    assert out == "Seen [DOB] and again on 02/20/2021."

@@ -138,3 +138,17 @@ def test_a_corrupt_export_never_crashes_the_stage(synth_export_corrupt, tmp_path
     assert q.reason.notna().all() and set(q.stage) <= {"ingest", "deid"}
     for f in (tmp_path / "curated" / "dicom").rglob("*.dcm"):
         assert pydicom.dcmread(f).PatientIdentityRemoved == "YES"
+
+
+def test_reports_only_run_with_realistic_fake_surrogates(synth_export, tmp_path):
+    """A team that wants readable text asks for fakes: no tags, and still no planted value."""
+    out = tmp_path / "out"
+    secret = tmp_path / "secret.key"
+    secret.write_bytes(b"fake-surrogates-test-secret-" + b"f" * 36)
+    assert radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(out),
+                      "--secret", str(secret), "--surrogates", "fake"]) == 0
+    text = "\n".join(pd.read_parquet(out / "curated" / "reports.parquet")["text"])
+    assert "[NAME]" not in text and "[PHONE]" not in text
+    phi = pd.read_parquet(synth_export / "truth" / "phi.parquet")
+    names = phi[(phi["where"] == "report") & phi["kind"].isin(["patient_name", "physician_name"])]["value"]
+    assert len(names) and not [n for n in set(names) if n in text]

@@ -74,3 +74,20 @@ def test_recist_responses_follow_the_lesions_over_time(pipeline_out, synth_expor
     assert (ours["derived_from"] == "report_text").all()
     merged = truth.merge(ours, on="report_key", how="left", suffixes=("_truth", ""))
     assert len(merged) and (merged["response"] == merged["response_truth"]).all()
+
+
+def test_birth_dates_are_removed_from_reports_not_shifted(pipeline_out, synth_export, project_secret):
+    """A shifted birth date would still tell each patient's age (over 89 is itself PHI)."""
+    import datetime as dt
+
+    keyer = Keyer.from_secret_file(project_secret)
+    phi = pd.read_parquet(synth_export / "truth" / "phi.parquet")
+    studies = pd.read_parquet(synth_export / "truth" / "studies.parquet")
+    patient_of = dict(zip(studies["accession"], studies["patient_id"]))
+    births = phi[(phi["kind"] == "birth_date") & (phi["where"] == "report")]
+    text = "\n".join(pd.read_parquet(pipeline_out / "curated" / "reports.parquet")["text"])
+    assert len(births) and "[DOB]" in text
+    for value, accession in zip(births["value"], births["source"]):
+        born = pd.to_datetime(value).date() + dt.timedelta(days=keyer.date_shift_days(patient_of[accession]))
+        assert not {born.isoformat(), born.strftime("%m/%d/%Y"), f"{born.month}/{born.day}/{born.year}"} & {
+            w.strip(".,;()") for w in text.split()}
