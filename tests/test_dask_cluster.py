@@ -1,5 +1,5 @@
-"""Ingest on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on 127.0.0.1,
-started and stopped here, give the same rows as an in-process run."""
+"""A real Dask cluster: a `dask scheduler` and two `dask worker` processes on 127.0.0.1, started and
+stopped here, give the same rows as an in-process run — for ingest and for the whole pipeline."""
 
 from __future__ import annotations
 
@@ -106,3 +106,20 @@ def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
         ours = pq.read_table(tmp_path / "out" / t, filters=[("stage", "==", "ingest")] if "quarantine" in t else None)
         assert ours.equals(pq.read_table(tmp_path / "local" / t)), t
     assert "expectations passed" in capsys.readouterr().out
+
+
+def test_the_whole_pipeline_on_the_cluster_gives_the_in_process_dataset(cluster, synth_export, tmp_path):
+    """deid, nlp and labeling spread over remote workers: the same curated rows as one process."""
+    from radcurate.dags.runner import run_pipeline
+
+    inputs = {"dicom": synth_export / "pacs", "reports": synth_export / "ris" / "reports.csv"}
+    remote = run_pipeline(inputs, tmp_path / "remote", scheduler=cluster, log=lambda line: None)
+    local = run_pipeline(inputs, tmp_path / "local", workers=0, log=lambda line: None)
+    assert remote.ok and local.ok
+    for t in ("studies", "series", "instances", "reports", "rule_labels", "mentions", "measurements",
+              "recist", "labels"):
+        a = pq.read_table(tmp_path / "remote" / "curated" / f"{t}.parquet")
+        b = pq.read_table(tmp_path / "local" / "curated" / f"{t}.parquet")
+        assert a.equals(b), t
+    for rel in pq.read_table(tmp_path / "local" / "curated" / "instances.parquet", columns=["path"]).column(0).to_pylist():
+        assert (tmp_path / "remote" / "curated" / rel).read_bytes() == (tmp_path / "local" / "curated" / rel).read_bytes()
