@@ -135,7 +135,7 @@ def nlp_headline(result: Mapping[str, Any]) -> str:
     return (
         f"{result.get('reports', 0)} reports mined: {result.get('mentions', 0)} mentions, "
         f"{result.get('measurements', 0)} measurements, {result.get('recist', 0)} RECIST rows, "
-        f"{result.get('topic_terms', 0) and result.get('topics', 0)} topic mixtures"
+        f"{result.get('topics', 0)} topic mixtures"
     )
 
 

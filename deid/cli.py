@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from radcurate.cluster import add_cluster_arguments
+from radcurate.cluster import add_cluster_arguments, open_client
 
 from .config import DeidConfig
 from .stage import run_deid
@@ -51,8 +51,6 @@ def main(args: argparse.Namespace) -> int:
         return 2
     config = DeidConfig(secret_file=args.secret, keep_columns=tuple(args.keep_column), crosswalk=args.crosswalk,
                         text_detector=args.text_detector, batch_size=args.batch_size, surrogates=args.surrogates)
-    from radcurate.cluster import open_client
-
     try:
         with open_client(args.scheduler, args.workers) as client:
             s = run_deid(args.out, dicom_dir=args.dicom, reports_file=args.reports, client=client, config=config)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .config import IngestConfig
+from .headers import parse_da
 
 REQUIRED = ("accession", "report_text")
 OPTIONAL = ("patient_id", "patient_name", "exam_date")
@@ -187,10 +188,4 @@ def parse_iso_date(text: Any) -> date | None:
         return text.date()
     if isinstance(text, date):
         return text
-    digits = str(text or "").strip().replace("-", "")
-    if len(digits) != 8 or not digits.isdigit():
-        return None
-    try:
-        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        return None
+    return parse_da(str(text or "").replace("-", ""))
