@@ -23,7 +23,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# torch's CPU wheel first (a pinned version that the local index serves), so resolving the project
+# never pulls a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+
 $(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[test]"
 	@touch $(STAMP)
 
