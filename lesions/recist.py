@@ -49,7 +49,9 @@ def recist_from_annotations(lesions: pd.DataFrame, studies: pd.DataFrame,
         "report_id": drawn["study_key"],
         "kind": drawn["kind"].where(drawn["kind"].notna(), guessed),
         "location": drawn["location"],
-        "lesion_label": drawn["lesion_label"].where(drawn["lesion_label"].notna(), drawn["annotation_label"]),
+        # the report's label, else the reader's ("Target lesion 1: nodule, ..." -> "Target lesion 1")
+        "lesion_label": drawn["lesion_label"].where(
+            drawn["lesion_label"].notna(), drawn["annotation_label"].str.split(":").str[0].str.strip()),
         "long_axis_mm": drawn["long_axis_mm"], "short_axis_mm": drawn["short_axis_mm"],
         "timepoint": "current", "section": "findings",
         "sentence_index": range(len(drawn)), "char_start": range(len(drawn)),

@@ -276,7 +276,9 @@ def write_annotations(pp: PatientPlan, seed: int, cfg: ExportConfig, pacs: Path,
         (pacs / rel).parent.mkdir(parents=True, exist_ok=True)
         ds.save_as(pacs / rel, enforce_file_format=True)
         out.files.append((rel, sp.accession, str(ds.SOPInstanceUID)))
-        out.phi += dicom_phi(ds, rel)
+        # code meanings are PHI only where they name a person (the inventory lists every one)
+        out.phi += [r for r in dicom_phi(ds, rel) if not r["location"].endswith("CodeMeaning")
+                    or "PersonIdentificationCodeSequence" in r["location"]]
         out.phi += _content_phi(ds, rel, sp, kind)
         for les, image, cross, geom in crosses:
             out.rows.append(dict(
