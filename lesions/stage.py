@@ -91,7 +91,8 @@ def run_lesions(out_dir: str | os.PathLike, config: LesionsConfig = LesionsConfi
             crosses = read_crosses(str(curated / a.path), a.kind)
         except Exception as exc:
             quarantine.append({"source": a.annotation_key, "reason": "unreadable_annotation",
-                               "detail": f"{a.kind} content cannot be read ({type(exc).__name__})"})
+                               "detail": f"{a.kind} content is not a readable measurement object "
+                                         f"({type(exc).__name__})"})
             continue
         for i, c in enumerate(crosses):
             crosses_in += 1
@@ -149,7 +150,9 @@ def run_lesions(out_dir: str | os.PathLike, config: LesionsConfig = LesionsConfi
         "annotations_in": int(len(ann)), "crosses_in": crosses_in, "lesions": int(len(df)),
         "annotated": int(len(drawn)), "linked": int(drawn["report_key"].notna().sum()),
         "unlinked": int(drawn["report_key"].isna().sum()), "report_only": int((df["source"] == "report").sum()),
-        "quarantined": len(quarantine), "quarantine_by_reason": dict(Counter(q["reason"] for q in quarantine)),
+        "quarantined": len(quarantine),
+        "crosses_quarantined": sum(1 for q in quarantine if q["reason"] == "unresolved_reference"),
+        "quarantine_by_reason": dict(Counter(q["reason"] for q in quarantine)),
         "mask_method": config.mask_method, "recist_rows": int(len(recist)),
         "recist_compared": int(len(compared)),
         "recist_agree": int(compared["response_agrees"].sum()) if len(compared) else 0,
