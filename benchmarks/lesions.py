@@ -102,6 +102,11 @@ def main() -> int:
         d = r["dice"]
         print(f"{name:<10}{d.mean():>10.3f}{np.median(d):>8.3f}{d.min():>7.3f}{r['seconds']:>9.2f}")
     print(f"grabcut / ellipse mean Dice: {g['dice'].mean() / e['dice'].mean():.3f}")
+    rec = pd.read_parquet(out / "curated/recist_images.parquet")
+    both = rec[rec["text_response"].notna()]
+    if len(both):
+        print(f"RECIST from annotations vs report text: response agrees on {int(both['response_agrees'].sum())}/"
+              f"{len(both)} studies, |sum difference| mean {both['sum_difference_mm'].abs().mean():.1f} mm")
     ok = right / max(1, stated) >= 0.95 and e["long"].max() <= bound + 0.05 and e["short"].max() <= bound + 0.05
     return 0 if ok else 1
 

@@ -194,3 +194,13 @@ def test_grabcut_refines_a_sloppy_cross_on_a_round_lesion():
     ell, cut = ellipse_mask(long, short, box), grabcut_mask(image, long, short, box)
     assert cut.shape == ell.shape == truth.shape
     assert dice(cut) > dice(ell) and dice(cut) > 0.9
+
+
+def test_annotated_export_is_byte_identical_for_the_same_seed(tmp_path):
+    a = generate_export(tmp_path / "a", patients=1, seed=5, config=ExportConfig(annotations=True))
+    b = generate_export(tmp_path / "b", patients=1, seed=5, config=ExportConfig(annotations=True))
+    truth = pd.read_parquet(a / "truth" / "annotations.parquet")
+    assert len(truth)
+    for rel in truth["path"].unique():
+        assert (a / "pacs" / rel).read_bytes() == (b / "pacs" / rel).read_bytes()
+    assert (a / "truth/annotations.parquet").read_bytes() == (b / "truth/annotations.parquet").read_bytes()
