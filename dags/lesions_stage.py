@@ -32,6 +32,8 @@ def lesions_headline(result: Mapping[str, Any]) -> str:
     text = (f"{result.get('lesions', 0)} lesions: {result.get('annotated', 0)} annotated "
             f"({result.get('linked', 0)} linked to a report measurement, {result.get('unlinked', 0)} unlinked), "
             f"{result.get('report_only', 0)} from report text only; {result.get('mask_method', '')} masks")
+    if result.get("pixels_blanked"):
+        text += f"; {result['pixels_blanked']} on pixels de-id blanked"
     if result.get("recist_compared"):
         text += (f"; RECIST from images agrees with text on {result['recist_agree']}/"
                  f"{result['recist_compared']} studies")

@@ -39,6 +39,8 @@ LESIONS_SCHEMA = pa.schema([
     pa.field("box_x1", pa.int32()), pa.field("box_y1", pa.int32()),
     pa.field("mask", pa.binary()),  # uint8 0/1, C order, (box_y1-box_y0) x (box_x1-box_x0)
     pa.field("mask_method", pa.string()),
+    # de-id blanked a (supposed burned-in text) region overlapping the box: the lesion may be erased
+    pa.field("pixels_blanked", pa.bool_()),
     # the linked report measurement (null when none)
     pa.field("report_key", pa.string()),
     pa.field("sentence_index", pa.int32()),

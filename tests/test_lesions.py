@@ -56,6 +56,7 @@ def test_every_annotation_becomes_a_lesion_row_with_diameters_within_the_reader_
     lesions = pd.read_parquet(out / "curated" / "lesions.parquet")
     assert set(truth["source"]) == {"GSPS", "SR"}
     assert len(lesions[lesions["source"] != "report"]) == len(truth) == len(matched)
+    assert lesions.loc[lesions["source"] != "report", "pixels_blanked"].notna().all()
     for t, row in matched:
         assert row["source"] == t.source
         bound = 2 * t.max_endpoint_error_mm + 0.05  # each endpoint off by at most the reader error
