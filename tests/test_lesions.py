@@ -149,7 +149,8 @@ def test_recist_from_annotation_diameters_agrees_with_the_reports(out):
     rec = pd.read_parquet(out / "curated" / "recist_images.parquet")
     assert len(rec) and (rec["derived_from"] == "annotations").all()
     compared = rec[rec["text_response"].notna()]
-    assert len(compared) and compared["sum_difference_mm"].abs().max() <= 10
+    # a reader who measured on the slice next to the widest one draws smaller: sums agree in the median
+    assert len(compared) and compared["sum_difference_mm"].abs().median() <= 3
     assert compared["response_agrees"].mean() >= 0.75
 
 
@@ -159,7 +160,9 @@ def test_linker_keeps_unlinked_annotations_and_unannotated_measurements():
             dict(lesion_key="b", patient_key="P", study_key="S", series_number=3, instance_number=12,
                  source="GSPS", long_axis_mm=9.0, short_axis_mm=7.0),
             dict(lesion_key="c", patient_key="P", study_key="S", series_number=3, instance_number=30,
-                 source="SR", long_axis_mm=15.0, short_axis_mm=10.0)]
+                 source="SR", long_axis_mm=15.0, short_axis_mm=10.0),
+            dict(lesion_key="d", patient_key="P", study_key="S", series_number=3, instance_number=49,
+                 source="GSPS", long_axis_mm=24.0, short_axis_mm=16.0)]  # next slice: smaller than stated
     m = pd.DataFrame([dict(report_key="R", study_key="S", patient_key="P", series=3, image=12, long_axis_mm=9.0,
                            short_axis_mm=7.0, finding="nodule", kind="lesion", location="right upper lobe",
                            lesion_label=None, timepoint="current", sentence_index=4, char_start=100, char_end=140),
@@ -169,13 +172,17 @@ def test_linker_keeps_unlinked_annotations_and_unannotated_measurements():
                            char_end=80),
                       dict(report_key="R", study_key="S", patient_key="P", series=3, image=50, long_axis_mm=30.0,
                            short_axis_mm=20.0, finding="mass", kind="lesion", location="right lower lobe",
-                           lesion_label=None, timepoint="current", sentence_index=5, char_start=150, char_end=190)])
+                           lesion_label=None, timepoint="current", sentence_index=5, char_start=150, char_end=190),
+                      dict(report_key="R", study_key="S", patient_key="P", series=3, image=80, long_axis_mm=12.0,
+                           short_axis_mm=9.0, finding="nodule", kind="lesion", location="left upper lobe",
+                           lesion_label=None, timepoint="current", sentence_index=6, char_start=200, char_end=230)])
     got = {r["lesion_key"]: r for r in link([dict(r) for r in rows], m, LinkConfig())}
     assert got["a"]["location"] == "left lower lobe" and got["a"]["lesion_label"] == "Target lesion 1"
     assert got["b"]["location"] == "right upper lobe" and got["a"]["link_confidence"] == 1.0
     assert got["c"].get("report_key") is None  # no report measurement cites image 30
+    assert got["d"]["location"] == "right lower lobe" and 0 < got["d"]["link_confidence"] < got["b"]["link_confidence"]
     report_only = [r for r in got.values() if r["source"] == "report"]
-    assert len(report_only) == 1 and report_only[0]["instance_number"] == 50
+    assert len(report_only) == 1 and report_only[0]["instance_number"] == 80
 
 
 def test_grabcut_refines_a_sloppy_cross_on_a_round_lesion():
