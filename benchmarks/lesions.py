@@ -71,8 +71,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=8)
     ap.add_argument("--seed", type=int, default=3)
-    ap.add_argument("--png", default="lesions_masks.png", help="sample panel: true outline green, ellipse blue, "
-                                                              "GrabCut red, drawn cross yellow")
+    ap.add_argument("--png", default=None, help="sample panel (default: in the run's temp folder): true outline "
+                                                "green, ellipse blue, GrabCut red, drawn cross yellow")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_lesions_"))
     secret = tmp / "secret.key"
@@ -144,8 +144,9 @@ def main() -> int:
     if len(both):
         print(f"RECIST from annotations vs report text: response agrees on {int(both['response_agrees'].sum())}/"
               f"{len(both)} studies, |sum difference| mean {both['sum_difference_mm'].abs().mean():.1f} mm")
-    write_panel(Path(args.png), out, e["samples"], g["samples"])
-    print(f"sample masks: {args.png}")
+    png = Path(args.png) if args.png else tmp / "lesions_masks.png"
+    write_panel(png, out, e["samples"], g["samples"])
+    print(f"sample masks: {png}")
     ok = right / max(1, stated) >= 0.95 and e["long"].max() <= bound + 0.05 and e["short"].max() <= bound + 0.05
     return 0 if ok else 1
 
