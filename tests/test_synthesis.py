@@ -434,7 +434,7 @@ def test_burned_in_patient_text_is_readable_by_ocr(files, synth_export):
 
     if shutil.which("tesseract") is None:
         pytest.skip("tesseract binary not installed (apt-get install tesseract-ocr)")
-    import pytesseract
+    pytesseract = pytest.importorskip("pytesseract", reason="the ocr extra is not installed")
     from PIL import Image
 
     b = truth(synth_export, "burned_in")
