@@ -17,7 +17,7 @@ STAGE_CLI_MODULES = [
     "radcurate.dags.commands",
     "radcurate.synthesis.cli",
     "radcurate.ingest.cli",
-    "radcurate.deid.cli",
+    "radcurate.dags.deid_command",
     "radcurate.dags.mine_command",
     "radcurate.labeling.cli",
 ]

@@ -8,6 +8,7 @@ and `quarantine` (reports that could not be mined).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -190,7 +191,8 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
     """Mine a large extract as Dask tasks, one per partition (local processes, or a cluster).
 
     `scheduler` is a scheduler address (``tcp://HOST:PORT``), a running ``distributed.Client``
-    (the pipeline runner's), or None for local processes.
+    (the pipeline runner's), or None for local worker processes (one per partition, at most one
+    per core). Clients come from :func:`radcurate.cluster.open_client`, as in every other stage.
 
     Duplicate report ids are settled before splitting so each report lands in exactly one partition.
     """
@@ -208,18 +210,12 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
     tasks = [dask.delayed(mine_partition)(c, id_column, text_columns, config) for c in chunks]
     if scheduler is not None and not isinstance(scheduler, str):  # a running distributed Client
         parts = _compute_on(scheduler, tasks, progress)
-    elif scheduler:
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            parts = _compute_on(client, tasks, progress)
-    elif progress:
-        from tqdm.dask import TqdmCallback
-
-        with TqdmCallback(desc="mining partitions", unit="partition"):
-            parts = list(dask.compute(*tasks, scheduler="processes"))
     else:
-        parts = list(dask.compute(*tasks, scheduler="processes"))
+        from radcurate.cluster import open_client
+
+        workers = None if scheduler else min(len(chunks), os.cpu_count() or 1)
+        with open_client(scheduler or None, workers) as client:
+            parts = _compute_on(client, tasks, progress)
     mined = concat_mined(list(parts))
     if len(dups):
         extra = [{"source": str(r).strip(), "reason": "duplicate_report_id",
