@@ -115,8 +115,8 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
             continue
         doc = nlp.make_doc(text)
         ext = doc._
-        ext.text = text
-        ext.preset_sections = sections
+        ext.rc_text = text
+        ext.rc_preset_sections = sections
         ids.append(rid)
         texts.append(text)
         docs.append(doc)
@@ -128,8 +128,8 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
     pairs, rows = [], []
     for rid, text, doc in zip(ids, texts, stream):
         ext = doc._
-        sentences = ext.sentences
-        for m in ext.mentions:
+        sentences = ext.rc_sentences
+        for m in ext.rc_mentions:
             pairs.append((rid, m))
             a = m.assertion
             s, e, _ = sentences[m.sentence_index]
