@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+MISSING = frozenset({"nan", "NaN", "NaT", "<NA>", "None"})  # missing values written out by pandas
 # Written forms a RIS extract uses besides ISO and DA, tried in order when lenient.
 EXTRACT_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
@@ -36,23 +37,17 @@ def parse_date(value: Any, *, lenient: bool = False) -> dt.date | None:
     """
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        return value.date()
+    if isinstance(value, dt.datetime):  # also pandas.Timestamp; NaT is the one unequal to itself
+        return value.date() if value == value else None
     if isinstance(value, dt.date):
         return value
-    try:
-        import pandas as pd
-
-        if isinstance(value, pd.Timestamp):
-            return None if pd.isna(value) else value.date()
-        if pd.isna(value):
+    if isinstance(value, float):  # NaN from a table; 20210304.0 from a numeric column
+        if value != value:
             return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+        if value.is_integer():
+            value = int(value)
     text = str(value).strip()
-    if not text:
+    if not text or text in MISSING:
         return None
     parsed = parse_da(text.replace("-", ""))
     if parsed is not None or not lenient:
