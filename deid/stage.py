@@ -162,6 +162,12 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
     report with the PHI its own row carries.
     """
     started = time.perf_counter()
+    if config.text_detector == "tesseract":
+        from .textdetect import tesseract_available
+
+        if not tesseract_available():
+            raise ValueError("text detector 'tesseract' needs the tesseract binary and pytesseract (the ocr "
+                             "extra: pip install 'radcurate[ocr]'); use 'numpy' (default) or 'auto'")
     out = Path(out_dir)
     curated = out / "curated"
     keyer = Keyer.from_secret_file(config.secret_file)
