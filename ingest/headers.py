@@ -160,7 +160,7 @@ def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> d
         pixel = _pixel_extent(data, end, last_end, bool(implicit), little is not False)
     if pixel.get("truncated"):
         return _reject(row, "truncated", pixel["truncated"])
-    row.update({k: v for k, v in pixel.items() if k != "truncated"})
+    row.update({k: v for k, v in pixel.items() if k not in ("truncated", "pixel_data_end")})
 
     missing = [k for k in REQUIRED_UIDS if not row[FIELDS[k][0]]]
     if missing:
@@ -259,7 +259,8 @@ def _pixel_extent(
         if start + length > size:
             missing = start + length - size
             return {"truncated": f"pixel data declares {length} bytes; {missing} are missing"}
-        return {**extent, "has_pixel_data": length > 0, "pixel_data_length": length}
+        return {**extent, "has_pixel_data": length > 0, "pixel_data_length": length,
+                "pixel_data_end": start + length}
     # Encapsulated (compressed): walk the item headers, never the fragments' contents.
     off, fragments = start, 0
     while True:
@@ -268,6 +269,7 @@ def _pixel_extent(
         group, elem = struct.unpack_from(e + "HH", data, off)
         (item_len,) = struct.unpack_from(e + "L", data, off + 4)
         if (group, elem) == (0xFFFE, 0xE0DD):
+            off += 8
             break
         if (group, elem) != (0xFFFE, 0xE000) or item_len == UNDEFINED:
             return {"truncated": "encapsulated pixel data is malformed"}
@@ -276,7 +278,28 @@ def _pixel_extent(
             return {"truncated": "a pixel data fragment runs past the end of the file"}
         fragments += 1
     # The first item is the Basic Offset Table; frames follow it.
-    return {**extent, "has_pixel_data": fragments > 1, "pixel_data_length": -1}
+    return {**extent, "has_pixel_data": fragments > 1, "pixel_data_length": -1, "pixel_data_end": off}
+
+
+def trailing_bytes(data: bytes) -> int:
+    """How many bytes follow the pixel data element (0 when none, or when it cannot be told).
+
+    Anything after Pixel Data other than a trailing padding or signature element is not part of
+    the dataset: a tool (or a person) appended it, and it may hold anything.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds, end, last_end, _ = _parse(data, io.BytesIO(data))
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+            return 0
+        implicit, little = ds.original_encoding
+        extent = _pixel_extent(data, end, last_end, bool(implicit), little is not False)
+    except Exception:
+        return 0
+    stop = extent.get("pixel_data_end")
+    return max(0, len(data) - stop) if stop is not None else 0
 
 
 def _deflated_pixel_extent(data: bytes | mmap.mmap) -> dict[str, Any]:
