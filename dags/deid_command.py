@@ -75,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
                 s = ingest_then_deid(args.out, args.dicom, args.reports, client=client, config=config)
             else:
                 s = run_deid(args.out, reports_file=args.reports, client=client, config=config)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # ExtractError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -9,6 +9,7 @@ import sys
 from radcurate.cluster import add_cluster_arguments, open_client
 
 from .config import IngestConfig
+from .extract import ExtractError
 from .run import run_ingest
 
 
@@ -45,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         with open_client(args.scheduler, args.workers) as client:
             summary = run_ingest(args.dicom, args.reports, args.out, client=client, config=config)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ExtractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. cannot connect to the scheduler

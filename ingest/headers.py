@@ -14,6 +14,7 @@ import hashlib
 import io
 import mmap
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -118,8 +119,13 @@ def read_file(path: str, relpath: str) -> dict[str, Any]:
     """Header fields of one file, or ``reason``/``detail`` when it is not a usable instance."""
     row: dict[str, Any] = {"path": path, "relpath": relpath, "has_pixel_data": False}
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        # O_NONBLOCK: a FIFO that appeared after the walk must not block the batch forever
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return _reject(row, "not_regular_file", "not a regular file; it was not read")
+            size = st.st_size
             if size <= MAP_ABOVE:
                 return _read_bytes(row, fh.read(), fh)
             # Large (multi-frame) files: hash and check a memory map; parse from the file itself.
