@@ -172,6 +172,9 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
                              "extra: pip install 'radcurate[ocr]'); use 'numpy' (default) or 'auto'")
     out = Path(out_dir)
     curated = out / "curated"
+    from .keys import check_secret_outside
+
+    check_secret_outside(config.secret_file, out)
     keyer = Keyer.from_secret_file(config.secret_file)
     phi = out / "phi"
     reports_df: pd.DataFrame | None = None

@@ -215,6 +215,7 @@ def test_reports_link_to_the_deidentified_images_of_the_same_export(synth_export
     out = tmp_path / "out"
     secret = tmp_path / "secret.key"
     secret.write_bytes(b"fixed-test-secret-" + b"s" * 40)  # fixed, so the date shifts are reproducible
+    secret.chmod(0o600)
     cfg = DeidConfig(secret_file=str(secret))
     ingest_then_deid(out, synth_export / "pacs", synth_export / "ris" / "reports.csv", config=cfg)
     reports = pd.read_parquet(out / "curated" / "reports.parquet")

@@ -25,6 +25,7 @@ def deid_out(synth_export, tmp_path_factory):
     # then equal the gap between two of their real dates, and the byte-level leak check cannot tell
     # such a shifted date from the real one.
     secret.write_bytes(b"deid-stage-test-secret-" + b"d" * 41)
+    secret.chmod(0o600)
     code = radcurate(["deid", "--dicom", str(synth_export / "pacs"), "--reports",
                       str(synth_export / "ris" / "reports.csv"), "--out", str(out), "--secret", str(secret),
                       "--crosswalk"])
@@ -155,6 +156,7 @@ def test_reports_only_run_with_realistic_fake_surrogates(synth_export, tmp_path)
     out = tmp_path / "out"
     secret = tmp_path / "secret.key"
     secret.write_bytes(b"fake-surrogates-test-secret-" + b"f" * 36)
+    secret.chmod(0o600)
     assert radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(out),
                       "--secret", str(secret), "--surrogates", "fake"]) == 0
     text = "\n".join(pd.read_parquet(out / "curated" / "reports.parquet")["text"])
