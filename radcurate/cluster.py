@@ -109,7 +109,7 @@ def _watch_workers(client: Any, address: str, timeout: float) -> Iterator[_Watch
         since = None
         while not stop.wait(1.0):
             try:
-                n = len(client.scheduler_info().get("workers", {}))
+                n = len(client.nthreads())  # asks the scheduler (scheduler_info() may be cached)
             except Exception:
                 n = 0
             if n:

@@ -183,3 +183,18 @@ def test_a_secret_others_can_read_or_inside_the_output_is_refused(synth_export, 
                       "--workers", "0"]) == 2
     assert "inside the output folder" in capsys.readouterr().err
     assert not (tmp_path / "b" / "curated" / "reports.parquet").exists()
+
+
+@pytest.mark.slow
+def test_when_every_worker_dies_mid_run_the_wait_ends_with_a_message():
+    import time
+
+    from distributed import LocalCluster
+
+    from radcurate.cluster import NoWorkersError, open_client
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        with pytest.raises(NoWorkersError, match="all workers .* are gone"):
+            with open_client(cluster.scheduler_address, worker_timeout=2) as client:
+                cluster.scale(0)  # the cluster loses its only worker, and nobody restarts it
+                client.submit(time.sleep, 0.1, pure=False).result()

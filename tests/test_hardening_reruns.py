@@ -91,3 +91,31 @@ def test_config_paths_are_relative_to_the_config_file_and_a_missing_lexicon_fail
                       "--config", str(conf_dir / "bad.yaml")])
     assert code == 2 and "missing_lexicon.yaml" in capsys.readouterr().err
     assert not (tmp_path / "out" / "phi").exists()  # nothing ran before the config was checked
+
+
+def test_a_second_review_file_with_fewer_findings_keeps_the_earlier_answers(tmp_path):
+    from radcurate.labeling.review import import_review, load_reviewed
+
+    store = tmp_path / "store"
+    first = tmp_path / "first.csv"
+    first.write_text("report_id,Effusion,Nodule,Cardiomegaly\nR1,1,0,-1\nR2,0,0,0\n")
+    assert import_review(first, store).ok
+    second = tmp_path / "second.csv"  # a reviewer asked only about nodules this time
+    second.write_text("report_id,Nodule\nR1,1\n")
+    assert import_review(second, store).ok
+    stored = load_reviewed(store).set_index("report_id")
+    assert stored.loc["R1", "Nodule"] == 1
+    assert stored.loc["R1", "Effusion"] == 1 and stored.loc["R1", "Cardiomegaly"] == -1
+    assert stored.loc["R2", "Effusion"] == 0
+
+
+def test_eval_labels_with_ids_that_match_no_prediction_says_so_instead_of_scoring_zero(tmp_path, capsys):
+    gold = tmp_path / "gold.csv"
+    pd.DataFrame({"report_id": ["a", "b", "c"], "Effusion": [1, 0, 1]}).to_csv(gold, index=False)
+    pred = tmp_path / "pred.csv"
+    pd.DataFrame({"report_id": ["ACC-a", "ACC-b"], "finding": "Effusion", "value": [1, 1]}).to_csv(pred, index=False)
+    assert radcurate(["eval-labels", "--gold", str(gold), "--pred", str(pred), "--n-boot", "20"]) == 2
+    assert "none of the 3 gold report ids" in capsys.readouterr().err
+    pd.DataFrame({"report_id": ["a", "b"], "finding": "Effusion", "value": [1, 1]}).to_csv(pred, index=False)
+    assert radcurate(["eval-labels", "--gold", str(gold), "--pred", str(pred), "--n-boot", "20"]) == 0
+    assert "1 of 3 gold reports have no prediction" in capsys.readouterr().err
