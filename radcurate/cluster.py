@@ -6,9 +6,9 @@ A client of an existing scheduler (``tcp://HOST:PORT``), or of a local cluster o
 need it and stages may not import ``dags``.
 
 Waits are bounded: a scheduler that has no worker (none joined, or all died) fails after
-``worker_timeout`` seconds with a message instead of waiting forever. Local worker processes are
-started with Ctrl-C ignored, so an interrupt stops the run once, in this process, and prints one
-line (the CLI's), not a traceback per worker.
+``worker_timeout`` seconds with a message instead of waiting forever. Local worker processes
+ignore Ctrl-C (:mod:`radcurate.quiet_worker`), so an interrupt stops the run once, in this
+process, and prints one line (the CLI's), not a traceback per worker.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import re
-import signal
 import threading
 import time
 from typing import Any, Iterator
@@ -69,28 +68,18 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
                     raise
         return
     n = workers or os.cpu_count() or 1
-    with _sigint_ignored():  # worker processes inherit SIG_IGN: Ctrl-C is handled here only
-        cluster = LocalCluster(
+    with (
+        LocalCluster(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
             silence_logs=logging.CRITICAL,
-        )
-    with cluster, Client(cluster) as client:
+            preload=["radcurate.quiet_worker"],  # workers ignore Ctrl-C: this process handles it
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 class _Watch:
