@@ -103,7 +103,8 @@ def test_study_intervals_and_links_between_images_and_reports_survive(deid_out, 
 
 
 def test_pipeline_mode_reads_ingest_manifests_and_reruns_idempotently(synth_export, tmp_path):
-    cfg = DeidConfig(secret_file=str(tmp_path / "s.key"))
+    # the secret lives beside OUT (tmp_path), never inside it: a secret inside OUT is refused
+    cfg = DeidConfig(secret_file=f"{tmp_path}.s.key")
     run_ingest(synth_export / "pacs", synth_export / "ris" / "reports.csv", tmp_path)
     first = run_deid(tmp_path, config=cfg)
     files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "curated" / "dicom").rglob("*.dcm"))
@@ -117,7 +118,7 @@ def test_pipeline_mode_reads_ingest_manifests_and_reruns_idempotently(synth_expo
 
 def test_reports_only_run_needs_no_dicom(synth_export, tmp_path, capsys):
     code = radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(tmp_path),
-                      "--secret", str(tmp_path / "s.key"), "--keep-column", "accession"])
+                      "--secret", f"{tmp_path}.s.key", "--keep-column", "accession"])
     assert code == 0
     reports = pd.read_parquet(tmp_path / "curated" / "reports.parquet")
     assert {"report_key", "study_key", "patient_key", "study_date", "text", "accession"} <= set(reports.columns)
@@ -142,7 +143,7 @@ def test_asking_for_tesseract_where_it_is_missing_is_a_clear_error(synth_export,
 
 def test_a_corrupt_export_never_crashes_the_stage(synth_export_corrupt, tmp_path):
     s = ingest_then_deid(tmp_path, synth_export_corrupt / "pacs", synth_export_corrupt / "ris" / "reports.csv",
-                         config=DeidConfig(secret_file=str(tmp_path / "s.key")))
+                         config=DeidConfig(secret_file=f"{tmp_path}.s.key"))
     assert s.files_in == s.instances + s.files_quarantined and s.instances > 0
     assert s.reports_in == s.reports + s.reports_quarantined
     q = pd.read_parquet(tmp_path / "quarantine.parquet")
