@@ -198,3 +198,29 @@ def test_when_every_worker_dies_mid_run_the_wait_ends_with_a_message():
             with open_client(cluster.scheduler_address, worker_timeout=2) as client:
                 cluster.scale(0)  # the cluster loses its only worker, and nobody restarts it
                 client.submit(time.sleep, 0.1, pure=False).result()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_run_prints_one_line_and_no_worker_tracebacks(synth_export, tmp_path):
+    import signal
+    import time
+
+    cmd = [sys.executable, "-m", "radcurate.dags.cli", "run", "--dicom", str(synth_export / "pacs"),
+           "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(tmp_path / "out"),
+           "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, as a terminal's job
+    try:
+        for line in proc.stderr:  # wait for ingest to finish: deid is then running on the cluster
+            if line.startswith("[ingest] done"):
+                break
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: every process of the group
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=120) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    lines = [line for line in rest.splitlines() if line.strip()]
+    assert lines[-1] == "interrupted; rerun the same command to resume"
+    assert "Traceback" not in rest and len(lines) <= 2, rest
