@@ -136,7 +136,7 @@ def test_asking_for_tesseract_where_it_is_missing_is_a_clear_error(synth_export,
 
     monkeypatch.setattr(textdetect, "tesseract_available", lambda: False)  # a machine without OCR
     code = radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(tmp_path),
-                      "--secret", str(tmp_path / "s.key"), "--text-detector", "tesseract"])
+                      "--secret", f"{tmp_path}.s.key", "--text-detector", "tesseract"])
     assert code == 2 and "radcurate[ocr]" in capsys.readouterr().err
     assert not (tmp_path / "curated").exists()
 
