@@ -100,17 +100,16 @@ def test_one_long_report_and_one_latin1_row_are_quarantined_alone_by_ingest_deid
 
 
 def test_us_style_or_empty_exam_dates_are_quarantined_naming_the_expected_format(tree, tmp_path):
-    from radcurate.ingest.extract import read_extract
-
     csv = extract(tmp_path, [b"ACC1,P1,A^B,12/10/2017,FINDINGS: normal.\n", b"ACC2,P2,C^D,,FINDINGS: normal.\n",
                              b"ACC3,P3,E^F,2017-12-10,FINDINGS: normal.\n"])
-    read = read_extract(csv, required=("accession", "report_text"), optional=("exam_date",),
-                        date_columns=("exam_date",), id_column="accession")
-    bad = {q["source"]: q for q in read.quarantine}
-    assert set(bad) == {"ACC1", "ACC2"} and {q["reason"] for q in bad.values()} == {"bad_exam_date"}
-    assert "YYYY-MM-DD" in bad["ACC1"]["detail"] and "99/99/9999" in bad["ACC1"]["detail"]
-    assert "12/10/2017" not in bad["ACC1"]["detail"] and "empty" in bad["ACC2"]["detail"]
-    assert [values["exam_date"].isoformat() for _, values in read.rows] == ["2017-12-10"]
+    out = tmp_path / "out"
+    assert radcurate(["ingest", "--dicom", str(tree), "--reports", str(csv), "--out", str(out), "--workers", "0"]) == 0
+    q = quarantine(out)
+    bad = q[q.reason == "bad_exam_date"].set_index("source")
+    assert sorted(bad.index) == ["ACC1", "ACC2"]
+    assert "YYYY-MM-DD" in bad.detail["ACC1"] and "99/99/9999" in bad.detail["ACC1"]
+    assert "12/10/2017" not in bad.detail["ACC1"] and "empty" in bad.detail["ACC2"]
+    assert set(q[q.source == "ACC3"].reason) == {"unmatched_accession"}  # a good date goes on to linking
 
 
 def test_a_corrupt_parquet_extract_or_an_empty_dicom_folder_exit_2_with_a_clear_message(tree, tmp_path, capsys):
