@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 from radcurate.cluster import add_cluster_arguments
 
+from .config import ConfigError, load_config  # noqa: F401  (load_config: kept importable from here)
 from .pipeline import PIPELINE
 from .runner import RunReport, run_pipeline
 
@@ -74,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     try:
         config = load_config(args.config)
-    except (OSError, ValueError) as exc:
+    except ConfigError as exc:
         print(f"error: config {args.config}: {exc}", file=sys.stderr)
         return 2
     report = _run(args, {"dicom": args.dicom, "reports": args.reports}, args.out, config)
@@ -115,38 +115,6 @@ def _run(
     except OSError as exc:  # cannot reach the scheduler, cannot write OUT
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
-
-
-def load_config(path: str | None) -> dict[str, dict[str, Any]]:
-    """Stage sections from a YAML or JSON file; unknown stage names are an error."""
-    if not path:
-        return {}
-    text = Path(path).read_text()
-    if path.endswith(".json"):
-        data = json.loads(text)
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not valid YAML ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise ValueError("expected a mapping of stage name -> settings")
-    stages = {s.name: s for s in PIPELINE}
-    unknown = sorted(set(data) - set(stages))
-    if unknown:
-        raise ValueError(
-            f"unknown stage section(s): {', '.join(unknown)} (stages: {', '.join(sorted(stages))})"
-        )
-    bad = sorted(k for k, v in data.items() if v is not None and not isinstance(v, dict))
-    if bad:
-        raise ValueError(f"section(s) {', '.join(bad)} must be mappings of setting -> value")
-    config = {k: dict(v or {}) for k, v in data.items()}
-    for name, section in config.items():
-        if stages[name].configure is not None:
-            stages[name].configure(section)  # raises ValueError naming the bad setting
-    return config
 
 
 def format_summary(report: RunReport, export: Path | None = None) -> str:

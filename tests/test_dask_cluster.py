@@ -99,8 +99,10 @@ def test_two_remote_workers_share_the_work_and_produce_the_local_rows(cluster, t
 def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="radcurate")
     commands.register(parser.add_subparsers())
+    config = tmp_path / "mixed.yaml"  # pydicom's corpus: most files are not images a PACS sends
+    config.write_text("ingest: {max_quarantined_share: 0.9}\n")
     args = parser.parse_args(
-        ["run", "--dicom", str(tree), "--out", str(tmp_path / "out"), "--scheduler", cluster]
+        ["run", "--dicom", str(tree), "--out", str(tmp_path / "out"), "--scheduler", cluster, "--config", str(config)]
     )
     assert args.func(args) == 0
     run_ingest(tree, None, tmp_path / "local")
