@@ -28,6 +28,7 @@ Trigger with e.g. ``{"dicom": "/data/pacs", "reports": "/data/ris/reports.csv",
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +39,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from radcurate.dags.pipeline import PIPELINE
 
 SCHEDULER_ENV = "RADCURATE_DASK_SCHEDULER"
+log = logging.getLogger("radcurate.dags.airflow")
 
 PARAMS = {
     "dicom": Param(type="string", pattern="^/", description="absolute path of the DICOM tree (PACS export)"),
@@ -87,6 +89,8 @@ def dask_client(workers: int | None) -> Iterator[Any]:
 
     from radcurate.cluster import open_client
 
+    for name in ("distributed", "dask"):  # Dask's INFO chatter (nanny/worker start and stop) off
+        logging.getLogger(name).setLevel(logging.WARNING)
     address = os.environ.get(SCHEDULER_ENV)
     if address:
         with open_client(address) as client:
@@ -106,7 +110,7 @@ def run_stage_task(stage_name: str) -> dict:
     config = load_config(params.get("config") or None)
     with dask_client(params.get("workers")) as client:
         outcome = run_stage(stage, _inputs(params), Path(params["out"]), client=client,
-                            config=config.get(stage_name, {}), log=print)
+                            config=config.get(stage_name, {}), log=log.info)
     if not outcome.ok:
         # not retried: the DagRun is rerun as a whole and resumes from the last completed stage
         raise AirflowFailException(f"stage {stage_name} {outcome.status}: {outcome.message}")

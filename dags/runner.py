@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ from .expectations import CheckResult, SuiteResult, format_report, validate
 from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, ordered
 from .quarantine_share import quarantine_share_suite
 
+logger = logging.getLogger(__name__)
 STATE_DIR = "_state"
 DONE = "complete"
 
@@ -86,7 +87,7 @@ def run_pipeline(
     anything is read or written."""
     from .manifest import write_manifest
 
-    log = log or (lambda line: print(line, file=sys.stderr))
+    log = log or logger.info
     config = validate_config(config or {}, stages)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -139,7 +140,7 @@ def run_stage(
 
     Besides the stage's suite, the share of its input it quarantined is checked
     (``max_quarantined_share`` in its config section, see :mod:`.quarantine_share`)."""
-    log = log or (lambda line: print(line, file=sys.stderr))
+    log = log or logger.info
     config, settings = split_section(dict(config or {}))
     fingerprint = input_fingerprint(stage, inputs, out_dir)
     chash = config_hash(effective_config(stage, {**config, **settings}))
