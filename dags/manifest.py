@@ -121,4 +121,7 @@ def write_manifest(
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     os.replace(tmp, path)
+    from .dataset_card import write_dataset_card
+
+    write_dataset_card(out_dir, json.loads(json.dumps(manifest, default=str)))
     return path
