@@ -153,6 +153,8 @@ def format_summary(report: RunReport, export: Path | None = None) -> str:
         if (out / sub).exists():
             lines.append(f"  {what:<18} {out / sub}/")
     lines.append(f"  {'quarantine':<18} {out / 'quarantine.parquet'}")
+    if (out / "curated" / "README.md").exists():
+        lines.append(f"  {'dataset card':<18} {out / 'curated' / 'README.md'} (and card.html)")
     lines.append(f"  {'manifest':<18} {report.manifest}")
     if not report.ok:
         lines.append("rerun the same command to resume: completed stages are skipped")
