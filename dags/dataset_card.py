@@ -167,7 +167,8 @@ def write_dataset_card(out_dir: str | Path, manifest: Mapping[str, Any]) -> Path
         passed = sum(1 for c in checks if c.get("success"))
         v_rows.append([stage, info.get("status", ""), f"{passed}/{len(checks)}"])
     add(("table", (["stage", "status", "expectations passed"], v_rows)))
-    add(("p", "Great Expectations results per stage are in `../manifest.json`."))
+    add(("p", "Great Expectations Data Docs per stage: `../validation/index.html` (suite results as JSON beside "
+              "each stage's pages); every result is also in `../manifest.json`."))
 
     add(("h2", "Known limits"))
     for item in LIMITS:

@@ -30,6 +30,7 @@ from .quarantine_share import quarantine_share_suite
 
 logger = logging.getLogger(__name__)
 STATE_DIR = "_state"
+VALIDATION_DIR = "validation"  # GE Data Docs per stage
 DONE = "complete"
 
 
@@ -185,7 +186,8 @@ def run_stage(
             config_hash=chash,
         )
     try:
-        results = validate(out_dir, stage.suite(out_dir, inputs, result) if stage.suite else [])
+        results = validate(out_dir, stage.suite(out_dir, inputs, result) if stage.suite else [],
+                           docs_dir=Path(out_dir, VALIDATION_DIR, stage.name))
     except Exception as exc:  # a suite that cannot even be evaluated is a failed suite
         error = CheckResult(stage.name, "suite evaluated", None, False, f"error: {type(exc).__name__}: {exc}")
         results = [SuiteResult(stage.name, "-", False, [error])]

@@ -1,8 +1,10 @@
 """The dataset card a person opens: README.md with Hugging Face configs, an HTML page with plots
-that a real browser renders (headless Chromium screenshot), no PHI."""
+that a real browser renders (headless Chromium screenshot), Great Expectations Data Docs per stage;
+no PHI in any of them."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -88,3 +90,29 @@ def _without_images(card: Path, tmp_path: Path) -> Path:
     page = tmp_path / "blank.html"
     page.write_text(re.sub(r"<img [^>]*>", "", card.read_text()))
     return page
+
+
+def test_great_expectations_data_docs_per_stage_without_phi(run_out):
+    export, out = run_out
+    validation = out / "validation"
+    index = (validation / "index.html").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    for stage, info in manifest["stages"].items():
+        assert f'href="{stage}/index.html"' in index
+        site = (validation / stage / "index.html").read_text()
+        assert "radcurate" in site and "validations/" in site  # GE's site index links each validation page
+        results = json.loads((validation / stage / "results.json").read_text())
+        ge_checks = [c for s in info["validation"] for c in s["checks"]
+                     if c["expectation"] != "expect_quarantined_share_to_be_at_most"]
+        assert sum(len(r["results"]) for r in results) == len(ge_checks)
+        assert all(r["success"] for r in results)
+    deid = json.loads((validation / "deid/results.json").read_text())
+    leak = [e for r in deid for e in r["results"]
+            if e["expectation_config"]["type"] == "expect_column_values_to_not_match_regex_list"]
+    assert leak and leak[0]["expectation_config"]["kwargs"]["regex_list"][0].endswith("values, not shown>")
+    # no value planted as PHI in the export appears anywhere in the docs
+    phi = pd.read_parquet(export / "truth/phi.parquet")
+    values = {str(v) for v in phi["value"] if len(str(v)) >= 6}
+    docs = [p.read_text(errors="ignore") for p in validation.rglob("*") if p.suffix in (".html", ".json")]
+    assert len(docs) > 10 and values
+    assert not [v for v in values if any(v in d for d in docs)]
