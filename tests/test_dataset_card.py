@@ -116,3 +116,16 @@ def test_great_expectations_data_docs_per_stage_without_phi(run_out):
     docs = [p.read_text(errors="ignore") for p in validation.rglob("*") if p.suffix in (".html", ".json")]
     assert len(docs) > 10 and values
     assert not [v for v in values if any(v in d for d in docs)]
+
+
+def test_curated_reports_declare_their_schema_and_join_studies_in_pyarrow(run_out):
+    import pyarrow.parquet as pq
+
+    _, out = run_out
+    reports = pq.read_table(out / "curated/reports.parquet")
+    studies = pq.read_table(out / "curated/studies.parquet")
+    assert str(reports.schema.field("study_key").type) == "string"
+    assert reports.schema.field("text").metadata[b"description"]
+    joined = reports.join(studies.select(["study_key", "modality"]), "study_key")
+    assert joined.num_rows == reports.num_rows and joined.column("modality").null_count == 0
+    assert "| text | string | report text with PHI removed or replaced |" in (out / "curated/README.md").read_text()
