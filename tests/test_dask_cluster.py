@@ -120,7 +120,7 @@ def test_the_whole_pipeline_on_the_cluster_gives_the_in_process_dataset(cluster,
     inputs = {"dicom": synth_export / "pacs", "reports": synth_export / "ris" / "reports.csv"}
     remote = run_pipeline(inputs, tmp_path / "remote", scheduler=cluster, log=lambda line: None)
     local = run_pipeline(inputs, tmp_path / "local", workers=0, log=lambda line: None)
-    assert remote.ok and local.ok
+    assert remote.ok and local.ok, [(o.name, o.status, o.message[:600]) for o in remote.outcomes + local.outcomes]
     for t in ("studies", "series", "instances", "reports", "rule_labels", "mentions", "measurements",
               "recist", "labels"):
         a = pq.read_table(tmp_path / "remote" / "curated" / f"{t}.parquet")
