@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     from radcurate import __version__
 
     parser.add_argument("--version", action="version", version=f"radcurate {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log lines (-v debug, -vv also Dask's own messages)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in STAGE_CLI_MODULES:
         try:
@@ -67,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from radcurate.log import configure_logging
+
+    configure_logging(-1 if args.quiet else args.verbose)
     try:
         code = args.func(args)
     except KeyboardInterrupt:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 from radcurate.cluster import add_cluster_arguments
 
+from .config import ConfigError, load_config  # noqa: F401  (load_config: kept importable from here)
 from .pipeline import PIPELINE
 from .runner import RunReport, run_pipeline
 
@@ -74,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     try:
         config = load_config(args.config)
-    except (OSError, ValueError) as exc:
+    except ConfigError as exc:
         print(f"error: config {args.config}: {exc}", file=sys.stderr)
         return 2
     if args.reports:
@@ -132,56 +132,6 @@ def _run(
         return None
 
 
-def load_config(path: str | None) -> dict[str, dict[str, Any]]:
-    """Stage sections from a YAML or JSON file; unknown stage names are an error."""
-    if not path:
-        return {}
-    text = Path(path).read_text()
-    if path.endswith(".json"):
-        data = json.loads(text)
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not valid YAML ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise ValueError("expected a mapping of stage name -> settings")
-    stages = {s.name: s for s in PIPELINE}
-    unknown = sorted(set(data) - set(stages))
-    if unknown:
-        raise ValueError(
-            f"unknown stage section(s): {', '.join(unknown)} (stages: {', '.join(sorted(stages))})"
-        )
-    bad = sorted(k for k, v in data.items() if v is not None and not isinstance(v, dict))
-    if bad:
-        raise ValueError(f"section(s) {', '.join(bad)} must be mappings of setting -> value")
-    config = {k: dict(v or {}) for k, v in data.items()}
-    _resolve_paths(config, Path(path).resolve().parent)
-    for name, section in config.items():
-        if stages[name].configure is not None:
-            stages[name].configure(section)  # raises ValueError naming the bad setting
-    return config
-
-
-# Settings that name files: a relative path means relative to the config file's own folder.
-PATH_SETTINGS = {("deid", "secret_file"), ("labeling", "reviewed"), ("nlp", "lexicons")}
-
-
-def _resolve_paths(config: dict[str, dict[str, Any]], base: Path) -> None:
-    def resolve(value: Any) -> Any:
-        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-            return str(base / value)
-        return str(Path(value).expanduser()) if isinstance(value, str) and value else value
-
-    for stage, key in PATH_SETTINGS:
-        value = config.get(stage, {}).get(key)
-        if value is None:
-            continue
-        config[stage][key] = [resolve(v) for v in value] if isinstance(value, (list, tuple)) else resolve(value)
-
-
 def format_summary(report: RunReport, export: Path | None = None) -> str:
     """One screen: status and counts per stage, quarantine by reason, validation, outputs."""
     from .manifest import quarantine_counts
@@ -218,6 +168,8 @@ def format_summary(report: RunReport, export: Path | None = None) -> str:
         if (out / sub).exists():
             lines.append(f"  {what:<18} {out / sub}/")
     lines.append(f"  {'quarantine':<18} {out / 'quarantine.parquet'}")
+    if (out / "curated" / "README.md").exists():
+        lines.append(f"  {'dataset card':<18} {out / 'curated' / 'README.md'} (and card.html)")
     lines.append(f"  {'manifest':<18} {report.manifest}")
     if not report.ok:
         lines.append("rerun the same command to resume: completed stages are skipped")

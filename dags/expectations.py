@@ -82,17 +82,25 @@ def _gx():
     return gx
 
 
-def validate(out_dir: str | Path, suites: Sequence[TableSuite]) -> list[SuiteResult]:
-    """Run each suite on its table; a missing or unreadable table fails its suite (not the run)."""
+def validate(out_dir: str | Path, suites: Sequence[TableSuite], docs_dir: str | Path | None = None) -> list[SuiteResult]:
+    """Run each suite on its table (a ValidationDefinition run by a Checkpoint); a missing or
+    unreadable table fails its suite (not the run). With ``docs_dir``, GE Data Docs of the results
+    are written there, PHI-safe (see :mod:`.data_docs`)."""
     if not suites:
         return []
     gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from . import data_docs
+
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    if docs_dir is not None:
+        data_docs.add_site(ctx, Path(docs_dir))
     source = ctx.data_sources.add_pandas("radcurate")
     results = []
+    stored: list[dict[str, Any]] = []
+    suite_names: list[str] = []
     for i, suite in enumerate(suites):
         path = Path(out_dir, suite.table)
         try:
@@ -107,12 +115,18 @@ def validate(out_dir: str | Path, suites: Sequence[TableSuite]) -> list[SuiteRes
             column, value = suite.where
             df = df[df[column] == value].reset_index(drop=True)
         batch_def = source.add_dataframe_asset(f"t{i}").add_batch_definition_whole_dataframe("all")
-        gx_suite = ctx.suites.add(gx.ExpectationSuite(name=f"{suite.name}#{i}"))
+        gx_suite = ctx.suites.add(gx.ExpectationSuite(name=f"{suite.name}-{i}"))
         ours = {}  # GE's expectation id -> our declaration (for column and why)
         for exp in suite.expectations:
             added = gx_suite.add_expectation(getattr(gx.expectations, exp.type)(**exp.kwargs))
             ours[added.id] = exp
-        outcome = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(gx_suite)
+        definition = ctx.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{suite.name}-{i}", data=batch_def, suite=gx_suite))
+        checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+            name=f"{suite.name}-{i}", validation_definitions=[definition], actions=[],
+            result_format=data_docs.RESULT_FORMAT))
+        ((result_id, outcome),) = checkpoint.run(batch_parameters={"dataframe": df}).run_results.items()
+        suite_names.append(gx_suite.name)
         checks = []
         for res in outcome.results:
             exp = ours[res.expectation_config.id]
@@ -127,6 +141,10 @@ def validate(out_dir: str | Path, suites: Sequence[TableSuite]) -> list[SuiteRes
                 )
             )
         results.append(SuiteResult(suite.name, suite.table, all(c.success for c in checks), checks))
+        if docs_dir is not None:
+            stored.append(data_docs.store_result(ctx, result_id, outcome, suite.table))
+    if docs_dir is not None:
+        data_docs.build(ctx, Path(docs_dir), suite_names, stored)
     return results
 
 

@@ -115,9 +115,13 @@ def write_manifest(
     stages: Sequence["Stage"],
 ) -> Path:
     """Write ``OUT/manifest.json`` atomically and return its path."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)  # a run that failed before its first stage wrote
     manifest = build_manifest(Path(out_dir), report, inputs, config, stages)
     path = Path(out_dir, "manifest.json")
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     os.replace(tmp, path)
+    from .dataset_card import write_dataset_card
+
+    write_dataset_card(out_dir, json.loads(json.dumps(manifest, default=str)))
     return path

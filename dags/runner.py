@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -24,10 +24,14 @@ from typing import Any, Mapping, Sequence
 from radcurate.cluster import open_client
 from radcurate.outlock import lock_output
 
+from .config import split_section, validate_config
 from .expectations import CheckResult, SuiteResult, format_report, validate
 from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, ordered
+from .quarantine_share import quarantine_share_suite
 
+logger = logging.getLogger(__name__)
 STATE_DIR = "_state"
+VALIDATION_DIR = "validation"  # GE Data Docs per stage
 DONE = "complete"
 
 
@@ -82,14 +86,15 @@ def run_pipeline(
     """Run ``stages`` in dependency order over ``inputs`` (e.g. ``{"dicom": DIR, "reports": FILE}``)
     into ``out_dir`` and write ``OUT/manifest.json``. Uses ``client`` if given, else opens one
     (see :func:`open_client`). ``force`` redoes completed stages. ``log`` gets one line per event
-    (default: stderr)."""
+    (default: stderr). A bad ``config`` raises :class:`~radcurate.dags.config.ConfigError` before
+    anything is read or written."""
     from .manifest import write_manifest
 
-    log = log or (lambda line: print(line, file=sys.stderr))
+    log = log or logger.info
+    config = validate_config(config or {}, stages)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {k: (Path(v).resolve() if v is not None else None) for k, v in inputs.items()}
-    config = {k: dict(v) for k, v in (config or {}).items()}
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
     graph = ordered(stages)
     outcomes: list[StageOutcome] = []
@@ -136,11 +141,14 @@ def run_stage(
     force: bool = False,
     log=None,
 ) -> StageOutcome:
-    """Run one stage (or skip it when complete and unchanged), validate it, record its state."""
-    log = log or (lambda line: print(line, file=sys.stderr))
-    config = dict(config or {})
+    """Run one stage (or skip it when complete and unchanged), validate it, record its state.
+
+    Besides the stage's suite, the share of its input it quarantined is checked
+    (``max_quarantined_share`` in its config section, see :mod:`.quarantine_share`)."""
+    log = log or logger.info
+    config, settings = split_section(dict(config or {}))
     fingerprint = input_fingerprint(stage, inputs, out_dir, config)
-    chash = config_hash(effective_config(stage, config))
+    chash = config_hash(effective_config(stage, {**config, **settings}))
     state = read_state(out_dir, stage.name)
     changed = _changed_outputs(state, out_dir) if state.get("status") == DONE else []
     if changed and not force:
@@ -185,10 +193,14 @@ def run_stage(
             config_hash=chash,
         )
     try:
-        results = validate(out_dir, stage.suite(out_dir, inputs, result) if stage.suite else [])
+        results = validate(out_dir, stage.suite(out_dir, inputs, result) if stage.suite else [],
+                           docs_dir=Path(out_dir, VALIDATION_DIR, stage.name))
     except Exception as exc:  # a suite that cannot even be evaluated is a failed suite
         error = CheckResult(stage.name, "suite evaluated", None, False, f"error: {type(exc).__name__}: {exc}")
         results = [SuiteResult(stage.name, "-", False, [error])]
+    share = quarantine_share_suite(stage.name, result, settings["max_quarantined_share"])
+    if share is not None:
+        results.append(share)
     validation = [r.to_dict() for r in results]
     seconds = round(time.perf_counter() - started, 3)
     passed = all(r.success for r in results)
@@ -341,11 +353,13 @@ def _changed_outputs(state: Mapping[str, Any], out_dir: Path) -> list[str]:
 
 
 def effective_config(stage: Stage, section: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage's settings with its defaults filled in (what is hashed and put in the manifest)."""
+    """The stage's settings with its defaults filled in (what is hashed and put in the manifest),
+    the runner's own settings (e.g. ``max_quarantined_share``) included."""
+    own, settings = split_section(section)
     if stage.configure is None:
-        return dict(section)
-    parsed = stage.configure(section)
-    return parsed.to_dict() if hasattr(parsed, "to_dict") else dict(section)
+        return {**own, **settings}
+    parsed = stage.configure(own)
+    return {**(parsed.to_dict() if hasattr(parsed, "to_dict") else dict(own)), **settings}
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

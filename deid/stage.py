@@ -45,6 +45,27 @@ SERIES_SCHEMA = pa.schema([
     ("modality", pa.string()), ("description", pa.string()), ("body_part", pa.string()),
     ("n_instances", pa.int64()),
 ])
+REPORT_FIELDS = {  # declared so keys are plain `string` (joinable with studies) and self-described
+    "report_key": (pa.string(), "report pseudonym"),
+    "study_key": (pa.string(), "pseudonym of the imaging study the report describes"),
+    "patient_key": (pa.string(), "patient pseudonym"),
+    "study_date": (pa.date32(), "study date, shifted per patient"),
+    "text": (pa.string(), "report text with PHI removed or replaced"),
+}
+
+
+def reports_schema(df: pd.DataFrame) -> pa.Schema:
+    """Schema of ``curated/reports.parquet``: the declared fields; kept columns as inferred (large
+    strings made plain strings)."""
+    inferred = pa.Schema.from_pandas(df, preserve_index=False)
+    fields = []
+    for f in inferred:
+        kind, doc = REPORT_FIELDS.get(f.name, (f.type, "column kept from the RIS extract (--keep-column)"))
+        kind = pa.string() if kind == pa.large_string() else kind
+        fields.append(pa.field(f.name, kind, metadata={"description": doc}))
+    return pa.schema(fields)
+
+
 INSTANCES_SCHEMA = pa.schema([
     ("series_key", pa.string()), ("instance_key", pa.string()), ("instance_number", pa.int64()),
     ("path", pa.string()), ("rows", pa.int64()), ("columns", pa.int64()), ("number_of_frames", pa.int64()),
@@ -226,7 +247,7 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
             config=ReportDeidConfig(scrub=ScrubConfig(style=config.surrogates)))
         reports_out = len(cleaned)
         report_quarantine = list(read_quarantine) + list(report_quarantine)
-        write_table(cleaned, curated / "reports.parquet")
+        write_table(cleaned, curated / "reports.parquet", reports_schema(cleaned))
     from .annotations import run_annotation_deid  # presentation states and SR: same keyer, same shifts
 
     # A handful of small files per study: in this process (a cluster's scheduler may predate the module).

@@ -99,8 +99,10 @@ def test_two_remote_workers_share_the_work_and_produce_the_local_rows(cluster, t
 def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="radcurate")
     commands.register(parser.add_subparsers())
+    config = tmp_path / "mixed.yaml"  # pydicom's corpus: most files are not images a PACS sends
+    config.write_text("ingest: {max_quarantined_share: 0.9}\n")
     args = parser.parse_args(
-        ["run", "--dicom", str(tree), "--out", str(tmp_path / "out"), "--scheduler", cluster]
+        ["run", "--dicom", str(tree), "--out", str(tmp_path / "out"), "--scheduler", cluster, "--config", str(config)]
     )
     assert args.func(args) == 0
     run_ingest(tree, None, tmp_path / "local")
@@ -118,7 +120,7 @@ def test_the_whole_pipeline_on_the_cluster_gives_the_in_process_dataset(cluster,
     inputs = {"dicom": synth_export / "pacs", "reports": synth_export / "ris" / "reports.csv"}
     remote = run_pipeline(inputs, tmp_path / "remote", scheduler=cluster, log=lambda line: None)
     local = run_pipeline(inputs, tmp_path / "local", workers=0, log=lambda line: None)
-    assert remote.ok and local.ok
+    assert remote.ok and local.ok, [(o.name, o.status, o.message[:600]) for o in remote.outcomes + local.outcomes]
     for t in ("studies", "series", "instances", "reports", "rule_labels", "mentions", "measurements",
               "recist", "labels"):
         a = pq.read_table(tmp_path / "remote" / "curated" / f"{t}.parquet")
