@@ -42,8 +42,7 @@ class LesionConfig:
     ``diameter_mm``: range of the long axis; ``elongation``: short/long axis ratio range;
     ``hu``: lesion attenuation range (solid nodules); ``lobulation``/``spiculation``: probability
     that a lesion has them; ``inplane_fwhm_mm``: PSF of the image (None: 1.5 pixels);
-    ``radiograph_log_scale``: stored radiograph units per unit of line integral;
-    ``per_image``: lesions per parent image (1).
+    ``radiograph_log_scale``: stored radiograph units per unit of line integral.
     """
 
     diameter_mm: tuple[float, float] = (6.0, 30.0)
@@ -55,16 +54,14 @@ class LesionConfig:
     radiograph_log_scale: float = RADIOGRAPH_LOG_SCALE
     lung_hu_threshold: float = -400.0
     margin_mm: float = 3.0
-    per_image: int = 1
     seed: int = 0
+    max_parents: int | None = 64  # training images that receive a lesion (None: all)
 
     def __post_init__(self):
         if not (0 < self.diameter_mm[0] <= self.diameter_mm[1]):
             raise ValueError("diameter_mm must be an increasing range of positive sizes")
         if not (0 < self.elongation[0] <= self.elongation[1] <= 1):
             raise ValueError("elongation must be a range within (0, 1]")
-        if self.per_image < 1:
-            raise ValueError("per_image must be >= 1")
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> "LesionConfig":

@@ -50,6 +50,7 @@ class LowDoseConfig:
     batch_size: int = 16
     device: str = "cpu"
     seed: int = 0
+    max_parents: int | None = None  # training slices used (None: all), for quick runs
 
     def __post_init__(self):
         if not self.dose_fractions or not all(0 < d <= 1 for d in self.dose_fractions):
