@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from radcurate.cluster import add_cluster_arguments
 
-from .pipeline import PIPELINE
+from .pipeline import OPTIONAL_STAGES, PIPELINE
 from .runner import RunReport, run_pipeline
 
 
@@ -132,7 +132,7 @@ def load_config(path: str | None) -> dict[str, dict[str, Any]]:
             raise ValueError(f"not valid YAML ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise ValueError("expected a mapping of stage name -> settings")
-    stages = {s.name: s for s in PIPELINE}
+    stages = {s.name: s for s in PIPELINE + OPTIONAL_STAGES}
     unknown = sorted(set(data) - set(stages))
     if unknown:
         raise ValueError(
@@ -152,7 +152,7 @@ def format_summary(report: RunReport, export: Path | None = None) -> str:
     """One screen: status and counts per stage, quarantine by reason, validation, outputs."""
     from .manifest import quarantine_counts
 
-    headline = {s.name: s.headline for s in PIPELINE}
+    headline = {s.name: s.headline for s in PIPELINE + OPTIONAL_STAGES}
     lines = [f"radcurate run {report.run_id}: {'OK' if report.ok else 'FAILED'}", ""]
     lines.append(f"{'stage':<12}{'status':<19}{'time':>7}  counts")
     for o in report.outcomes:
