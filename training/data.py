@@ -40,6 +40,7 @@ IMAGE_FIELDS: list[pa.Field] = [
     pa.field("slice_thickness", pa.float64()),
     pa.field("slice_position", pa.float64()),  # mm along the slice normal
     pa.field("slice_index", pa.int32()),  # order within the series (0-based)
+    pa.field("photometric", pa.string()),  # MONOCHROME1 (white = 0), MONOCHROME2, RGB, ...
     pa.field("dtype", pa.string(), nullable=False),  # numpy dtype name; int16 = CT in HU
     pa.field("shape", pa.list_(pa.int32()), nullable=False),
 ]
