@@ -5,7 +5,8 @@ patient's order is a hash of its keyed pseudonym (``patient_key`` is an HMAC of 
 the order is the same in every release and reveals nothing); patients are stratified by their
 rarest positive finding, and within a stratum each new patient, in hash order, goes to the split
 furthest below its share (a split with no patient of that stratum first, when the stratum has at
-least one patient per split), then to the fold with the fewest. Patients already assigned (an
+least one patient per split; strata smaller than that are pooled together), then to the fold with
+the fewest. Patients already assigned (an
 earlier ``splits.parquet``) keep their split and fold, so adding patients never moves anyone.
 scikit-learn's ``StratifiedGroupKFold`` balances well but reshuffles everyone when a patient is
 added; that is why this is a small greedy rule instead.
@@ -27,6 +28,7 @@ from .config import SplitsConfig
 
 SPLITS = ("train", "val", "test")
 NO_FINDING = "(none)"
+POOLED = "(pooled)"
 SPLITS_SCHEMA = pa.schema([
     pa.field("patient_key", pa.string(), nullable=False),
     pa.field("split", pa.string(), nullable=False),
@@ -88,9 +90,12 @@ def assign_splits(strata: pd.Series, config: SplitsConfig = SplitsConfig(),
             if r.split in SPLITS:
                 fold = getattr(r, "fold", None)
                 prev[r.patient_key] = (r.split, None if fold is None or pd.isna(fold) else int(fold))
+    # a stratum too small to reach every split is pooled with the other small ones
+    sizes = strata.value_counts()
+    group_of = strata.map(lambda s: s if sizes[s] >= len(active) else POOLED)
     rows = []
-    for stratum in sorted(set(strata)):
-        members = sorted(strata.index[strata == stratum])
+    for group in sorted(set(group_of)):
+        members = sorted(group_of.index[group_of == group])
         counts = {s: 0 for s in SPLITS}
         fold_counts = [0] * k
         new = []
@@ -100,7 +105,7 @@ def assign_splits(strata: pd.Series, config: SplitsConfig = SplitsConfig(),
                 counts[split] += 1
                 if fold is not None and 0 <= fold < k:
                     fold_counts[fold] += 1
-                rows.append((p, split, fold, stratum))
+                rows.append((p, split, fold, group))
             else:
                 new.append(p)
         n_total = len(members)
@@ -111,17 +116,18 @@ def assign_splits(strata: pd.Series, config: SplitsConfig = SplitsConfig(),
             else:
                 split = max(active, key=lambda s: (fractions[s] * n_total - counts[s], -SPLITS.index(s)))
             counts[split] += 1
-            rows.append((p, split, None, stratum))
+            rows.append((p, split, None, group))
         # folds over train+val for the new patients, in their second hash order
         fold_of = {}
         fresh = set(new)
-        for p in sorted((r[0] for r in rows if r[3] == stratum and r[0] in fresh and r[1] != "test"),
+        for p in sorted((r[0] for r in rows if r[3] == group and r[0] in fresh and r[1] != "test"),
                         key=lambda p: (patient_order(p, "fold"), p)):
             f = int(np.argmin(fold_counts))
             fold_counts[f] += 1
             fold_of[p] = f
         rows = [(p, s, fold_of.get(p, f), st) for p, s, f, st in rows]
-    out = pd.DataFrame(rows, columns=["patient_key", "split", "fold", "stratum"])
+    out = pd.DataFrame(rows, columns=["patient_key", "split", "fold", "group"]).drop(columns="group")
+    out["stratum"] = out["patient_key"].map(strata)
     out["fold"] = out["fold"].astype("Int32")
     return out.sort_values("patient_key").reset_index(drop=True)
 

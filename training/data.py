@@ -107,3 +107,16 @@ def read_images(
         names = cols if cols is not None else IMAGE_COLUMNS
         return pd.DataFrame({c: pd.Series(dtype=object) for c in names})
     return pa.concat_tables(tables, promote_options="default").to_pandas()
+
+
+_LOADER_NAMES = ("CuratedImages", "collate", "make_loader", "DeviceLoader", "label_matrix", "series_volume")
+
+
+def __getattr__(name: str):
+    """The torch side (``CuratedImages``, ``collate``, ``make_loader``, ...) lives in
+    :mod:`radcurate.training.loader`; imported on first use so this module stays torch-free."""
+    if name in _LOADER_NAMES:
+        from . import loader
+
+        return getattr(loader, name)
+    raise AttributeError(name)
