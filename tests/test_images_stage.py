@@ -19,7 +19,6 @@ from pydicom.pixels import apply_modality_lut
 from radcurate.dags.commands import format_summary
 from radcurate.dags.expectations import validate
 from radcurate.dags.images_stages import images_suites
-from radcurate.dags.runner import run_pipeline
 from radcurate.images import ImagesConfig, run_images
 from radcurate.training.data import decode_pixels, read_images
 
@@ -45,13 +44,8 @@ def frames_of(ds: pydicom.Dataset, arr: np.ndarray) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def run(synth_export, tmp_path_factory):
-    out = tmp_path_factory.mktemp("images_run")
-    inputs = {"dicom": synth_export / "pacs", "reports": synth_export / "ris" / "reports.csv"}
-    report = run_pipeline(inputs, out, workers=0, log=lambda line: None,
-                          config={"deid": {"crosswalk": True}, "images": SMALL_PARTS})
-    assert report.ok, [(o.name, o.status, o.message) for o in report.outcomes]
-    return out, report
+def run(images_run):
+    return images_run
 
 
 def test_one_row_per_image_and_pixels_equal_pydicom_for_every_transfer_syntax(run):
