@@ -316,8 +316,19 @@ def insert_ct(hu: np.ndarray, pixel_mm: tuple[float, float], thickness_mm: float
 
 
 def insert_radiograph(img: np.ndarray, pixel_mm: tuple[float, float], rng: np.random.Generator,
-                      config: LesionConfig, background_hu: float = -850.0) -> Inserted | None:
-    """Insert one lesion into a radiograph in the log domain (Beer-Lambert) inside a lung field."""
+                      config: LesionConfig, background_hu: float = -850.0, inverted: bool = False) -> Inserted | None:
+    """Insert one lesion into a radiograph in the log domain (Beer-Lambert) inside a lung field.
+
+    ``inverted``: MONOCHROME1 storage (white = 0, attenuation lowers the value)."""
+    if inverted:
+        info = np.iinfo(img.dtype) if np.issubdtype(img.dtype, np.integer) else None
+        top = float(img.max()) if info is None else float(info.max)
+        flipped = (top - img.astype(np.float64)).astype(img.dtype)
+        ins = insert_radiograph(flipped, pixel_mm, rng, config, background_hu)
+        if ins is not None:
+            ins.image = (top - ins.image.astype(np.float64)).astype(img.dtype)
+            ins.parameters["photometric"] = "MONOCHROME1"
+        return ins
     lesion = draw_lesion(rng, config)
     chord = lesion_chord(lesion, pixel_mm)
     dmu = MU_WATER_PER_MM * (lesion.hu - background_hu) / 1000.0  # lesion replaces lung

@@ -189,7 +189,7 @@ def run_lesions(curated: str | Path, config: LesionConfig = LesionConfig(),
             thickness = float(r["slice_thickness"]) if pd.notna(r.get("slice_thickness")) else 1.0
             ins = insert_ct(img, spacing, thickness, rng, config)
         else:
-            ins = insert_radiograph(img, spacing, rng, config)
+            ins = insert_radiograph(img, spacing, rng, config, inverted=r.get("photometric") == "MONOCHROME1")
         if ins is None:
             summary.quarantine.append(_quarantine(r, "lesions", "no_lung_region",
                                                   "no lung region large enough for the lesion"))
