@@ -132,8 +132,9 @@ def simulate(hu: torch.Tensor, pixel_mm: float, config: LowDoseConfig,
             gen.manual_seed(int(seeds[i][k]))
             noisy[i] = noisy_line_integrals(p[i], dose, config, gen)
         sinos.append(noisy)
-    rec = proj.fbp(torch.cat(sinos), window=config.filter) / pixel_mm
-    rec = mu_to_hu(rec, config.mu_water_per_mm).reshape(len(sinos), b, n, n)
+    # one FBP per acquisition: sparse products of ~32 columns ran fastest here
+    rec = torch.stack([proj.fbp(s, window=config.filter) for s in sinos]) / pixel_mm
+    rec = mu_to_hu(rec, config.mu_water_per_mm)
     circle = _circle(n, device)
     rec = torch.where(circle, rec, hu.unsqueeze(0))
     return rec[0], rec[1:].permute(1, 0, 2, 3)
