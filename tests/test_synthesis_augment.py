@@ -97,3 +97,13 @@ def test_oversampling_refuses_val_or_test_rows():
     df = pd.DataFrame({"split": ["train", "val"], "Nodule": [1.0, 0.0]})
     with pytest.raises(ValueError, match="training split only"):
         oversampling_weights(df, ["Nodule"])
+
+
+def test_as_the_loaders_transform_hook_it_changes_images_and_keeps_labels():
+    x, m = _blob_batch(4)
+    batch = {"image": x, "label": torch.tensor([[1.0], [0.0], [1.0], [0.0]]), "instance_key": ["a", "b", "c", "d"]}
+    out = BatchAugment(radiograph_recipe(), torch.Generator().manual_seed(2))(batch)
+    assert out["image"].shape == x.shape and not torch.equal(out["image"], x)
+    assert out["label"] is batch["label"] and out["instance_key"] == ["a", "b", "c", "d"]
+    out = BatchAugment(radiograph_recipe())({**batch, "mask": m})
+    assert out["mask"].dtype == torch.uint8 and out["mask"].shape == m.shape
