@@ -211,3 +211,23 @@ def test_the_run_summary_counts_images_patients_per_split_and_quarantine(run):
     splits = pd.read_parquet(out / "curated" / "splits.parquet")
     for name in ("train", "val", "test"):
         assert f"{name} {int((splits['split'] == name).sum())}" in splits_line
+
+
+def test_radcurate_images_command(run, tmp_path, capsys):
+    from radcurate.dags.cli import main
+
+    out, _ = run
+    assert main(["images", "--curated", str(tmp_path / "nowhere")]) == 2
+    curated = tmp_path / "curated"
+    shutil.copytree(out / "curated" / "dicom", curated / "dicom")
+    for t in ("instances", "studies", "labels"):
+        shutil.copy(out / "curated" / f"{t}.parquet", curated)
+    assert main(["images", "--curated", str(curated), "--workers", "0", "--resize", "0",
+                 "--fractions", "0.8,0.1"]) == 2
+    capsys.readouterr()
+    assert main(["images", "--curated", str(curated), "--workers", "0", "--resize", "0"]) == 0
+    text = capsys.readouterr().out
+    n = len(pd.read_parquet(curated / "instances.parquet"))
+    assert f"{n} curated images -> {n} decoded" in text and "0 resized copies" in text
+    assert "splits: 3 patients" in text
+    assert (curated / "splits.parquet").exists() and len(read_images(curated, columns=["instance_key"])) == n
