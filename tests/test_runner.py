@@ -87,7 +87,7 @@ def test_run_writes_validated_outputs_and_a_manifest(export, baseline):
     assert stage["status"] == "ran" and len(stage["input_fingerprint"]) == 64
     counts = stage["counts"]
     assert manifest["row_counts"]["phi/instances.parquet"] == counts["instances"]
-    assert counts["instances"] + counts["files_quarantined"] == counts["files_found"]
+    assert counts["instances"] + counts["annotations"] + counts["files_quarantined"] == counts["files_found"]
     assert counts["reports"] == 2 and manifest["quarantine"]["ingest"]["unmatched_accession"] == 1
     checks = [c for suite in stage["validation"] for c in suite["checks"]]
     assert len(checks) > 10 and all(c["success"] for c in checks)
@@ -236,6 +236,7 @@ def test_demo_generates_an_export_runs_the_pipeline_and_prints_a_one_screen_summ
     assert code == 0, summary
     assert len(summary.splitlines()) <= 30
     assert "ingest      ran" in summary and "instances" in summary and "reports ->" in summary
+    assert "lesions     ran" in summary and "linked to a report measurement" in summary
     for reason in (
         "empty_file",
         "truncated",
