@@ -253,14 +253,3 @@ def run_images(
         bytes_written=sum(r["bytes"] for r in results),
         seconds=round(time.perf_counter() - started, 3),
     )
-
-
-def image_index(curated_dir: str | os.PathLike, columns=("instance_key", "study_key", "patient_key",
-                                                          "frame_index", "preprocessing")) -> pd.DataFrame:
-    """The key columns of every images row (no pixels), read part by part."""
-    from radcurate.training.data import read_images
-
-    return read_images(curated_dir, columns=list(columns))
-
-
-__all__ = ["ImagesSummary", "images_task", "plan_tasks", "run_images", "image_index", "IMAGE_FIELDS"]
