@@ -15,13 +15,12 @@ from typing import Any, Callable, Mapping, Sequence
 from radcurate.ingest import OUTPUTS as INGEST_OUTPUTS
 
 from .expectations import TableSuite, deid_suites, ingest_suites, labeling_suites, nlp_suites
-from .images_stages import (IMAGES_OUTPUTS, SPLITS_OUTPUTS, images_config, images_headline, images_stage,
-                            images_suites, splits_config, splits_headline, splits_stage, splits_suites)
 from .lesions_stage import LESIONS_OUTPUTS, lesions_config, lesions_headline, lesions_stage, lesions_suites
 from .images_stages import (IMAGES_OUTPUTS, SPLITS_OUTPUTS, images_config, images_headline, images_stage,
                             images_suites, splits_config, splits_headline, splits_stage, splits_suites)
-from .stages import (DEID_OUTPUTS, LABELING_OUTPUTS, NLP_OUTPUTS, deid_config, deid_headline, deid_stage,
-                     labeling_config, labeling_headline, labeling_stage, nlp_config, nlp_headline, nlp_stage)
+from .stages import (DEID_OUTPUTS, LABELING_OUTPUTS, NLP_OUTPUTS, deid_config, deid_config_inputs, deid_headline,
+                     deid_stage, labeling_config, labeling_config_inputs, labeling_headline, labeling_stage,
+                     nlp_config, nlp_config_inputs, nlp_headline, nlp_stage)
 
 INPUT_PREFIX = "input:"
 
@@ -64,6 +63,8 @@ class Stage:
     depends_on: tuple[str, ...] = ()
     headline: Callable[[Mapping[str, Any]], str] | None = None
     configure: Callable[[Mapping[str, Any]], Any] | None = None  # parses its config section
+    # files a config section points at, as {name: fingerprint}: part of the input fingerprint
+    config_inputs: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None
 
 
 def ingest_stage(ctx: StageContext) -> dict[str, Any]:
@@ -76,7 +77,17 @@ def ingest_stage(ctx: StageContext) -> dict[str, Any]:
     summary = run_ingest(
         ctx.inputs["dicom"], ctx.inputs.get("reports"), ctx.out_dir, client=ctx.client, config=config
     )
+    if summary.instances == 0:  # nothing to de-identify: say so here, not as a missing table later
+        raise ValueError(no_instances_message(ctx.inputs["dicom"], summary))
     return summary.to_dict()
+
+
+def no_instances_message(dicom: Any, summary: Any) -> str:
+    if not summary.files_found:
+        return f"the DICOM folder {dicom} holds no files"
+    reasons = ", ".join(f"{r} {n}" for r, n in summary.quarantine_by_reason.items())
+    return (f"no DICOM instance in {dicom}: all {summary.files_found} files were quarantined ({reasons}); "
+            "see OUT/quarantine.parquet")
 
 
 def ingest_config(section: Mapping[str, Any]) -> Any:
@@ -121,6 +132,7 @@ PIPELINE: tuple[Stage, ...] = (
         depends_on=("ingest",),
         headline=deid_headline,
         configure=deid_config,
+        config_inputs=deid_config_inputs,
     ),
     Stage(
         name="nlp",
@@ -131,6 +143,7 @@ PIPELINE: tuple[Stage, ...] = (
         depends_on=("deid",),
         headline=nlp_headline,
         configure=nlp_config,
+        config_inputs=nlp_config_inputs,
     ),
     Stage(
         name="labeling",
@@ -142,26 +155,7 @@ PIPELINE: tuple[Stage, ...] = (
         depends_on=("nlp",),
         headline=labeling_headline,
         configure=labeling_config,
-    ),
-    Stage(
-        name="images",
-        function=images_stage,
-        inputs=("curated/instances.parquet", "curated/dicom"),
-        outputs=IMAGES_OUTPUTS,
-        suite=images_suites,
-        depends_on=("deid",),
-        headline=images_headline,
-        configure=images_config,
-    ),
-    Stage(
-        name="splits",
-        function=splits_stage,
-        inputs=("curated/images", "curated/studies.parquet", "curated/labels.parquet"),
-        outputs=SPLITS_OUTPUTS,
-        suite=splits_suites,
-        depends_on=("images", "labeling"),
-        headline=splits_headline,
-        configure=splits_config,
+        config_inputs=labeling_config_inputs,
     ),
     Stage(
         name="lesions",
