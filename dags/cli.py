@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import signal
 import sys
+import threading
 
 # Order is the order shown in --help: the stage graph first, then each stage's own commands.
 STAGE_CLI_MODULES = [
@@ -48,7 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    """Ctrl-C: stop with one line. What Dask's threads, tasks and exit hooks would print while
+    the run unwinds (each a traceback) is silenced; the CLI prints the resume hint."""
+    logging.disable(logging.CRITICAL)
+    sys.unraisablehook = lambda unraisable: None
+    threading.excepthook = lambda args: None
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupt)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

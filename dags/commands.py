@@ -77,6 +77,17 @@ def run_command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: config {args.config}: {exc}", file=sys.stderr)
         return 2
+    if args.reports:
+        from radcurate.ingest import IngestConfig
+        from radcurate.ingest.extract import ExtractError, check_extract
+        from radcurate.ingest.reports import OPTIONAL, REQUIRED
+
+        names = IngestConfig.from_mapping(config.get("ingest", {})).report_columns
+        try:  # a bad extract fails now, not after the DICOM tree has been read
+            check_extract(args.reports, [names.get(c, c) for c in REQUIRED], [names.get(c, c) for c in OPTIONAL])
+        except ExtractError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     report = _run(args, {"dicom": args.dicom, "reports": args.reports}, args.out, config)
     if report is None:
         return 2
@@ -108,12 +119,16 @@ def _run(
             out,
             scheduler=args.scheduler,
             workers=args.workers,
+            worker_timeout=getattr(args, "worker_timeout", None),
             config=config,
             progress=progress,
             force=args.force,
         )
-    except OSError as exc:  # cannot reach the scheduler, cannot write OUT
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except OSError as exc:  # cannot reach the scheduler, cannot write OUT, OUT in use
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    except ValueError as exc:  # e.g. a bad worker count given through the Python API
+        print(f"error: {exc}", file=sys.stderr)
         return None
 
 
@@ -143,10 +158,28 @@ def load_config(path: str | None) -> dict[str, dict[str, Any]]:
     if bad:
         raise ValueError(f"section(s) {', '.join(bad)} must be mappings of setting -> value")
     config = {k: dict(v or {}) for k, v in data.items()}
+    _resolve_paths(config, Path(path).resolve().parent)
     for name, section in config.items():
         if stages[name].configure is not None:
             stages[name].configure(section)  # raises ValueError naming the bad setting
     return config
+
+
+# Settings that name files: a relative path means relative to the config file's own folder.
+PATH_SETTINGS = {("deid", "secret_file"), ("labeling", "reviewed"), ("nlp", "lexicons")}
+
+
+def _resolve_paths(config: dict[str, dict[str, Any]], base: Path) -> None:
+    def resolve(value: Any) -> Any:
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            return str(base / value)
+        return str(Path(value).expanduser()) if isinstance(value, str) and value else value
+
+    for stage, key in PATH_SETTINGS:
+        value = config.get(stage, {}).get(key)
+        if value is None:
+            continue
+        config[stage][key] = [resolve(v) for v in value] if isinstance(value, (list, tuple)) else resolve(value)
 
 
 def format_summary(report: RunReport, export: Path | None = None) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from radcurate.cluster import add_cluster_arguments, open_client
+from radcurate.outlock import lock_output
 from radcurate.deid import DeidConfig, DeidSummary, run_deid
 
 
@@ -70,12 +71,12 @@ def main(args: argparse.Namespace) -> int:
     config = DeidConfig(secret_file=args.secret, keep_columns=tuple(args.keep_column), crosswalk=args.crosswalk,
                         text_detector=args.text_detector, batch_size=args.batch_size, surrogates=args.surrogates)
     try:
-        with open_client(args.scheduler, args.workers) as client:
+        with lock_output(args.out), open_client(args.scheduler, args.workers, args.worker_timeout) as client:
             if args.dicom:
                 s = ingest_then_deid(args.out, args.dicom, args.reports, client=client, config=config)
             else:
                 s = run_deid(args.out, reports_file=args.reports, client=client, config=config)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # ExtractError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -55,10 +55,20 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_mine)
 
 
-def _read(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+def _read(path: Path, args: argparse.Namespace, text_columns: list[str]):
+    """The extract through ingest's one report reader: (good rows, row-level quarantine rows)."""
+    from radcurate.ingest.extract import read_extract
+
+    optional = [c for c in (args.patient_column, args.date_column) if c]
+    extract = read_extract(path, required=[args.id_column, *text_columns], optional=optional,
+                           text_columns=text_columns, date_columns=[args.date_column] if args.date_column else [],
+                           id_column=args.id_column)
+    frame = extract.frame()
+    for c in text_columns:  # blank text is "no text" to the miner, as before
+        frame[c] = frame[c].map(lambda v: None if v is None or (isinstance(v, str) and not v) else v)
+    quarantine = pd.DataFrame([{k: v for k, v in q.items() if k != "row"} for q in extract.quarantine],
+                              columns=["source", "reason", "detail"])
+    return frame, quarantine
 
 
 def run_mine(args: argparse.Namespace) -> int:
@@ -69,13 +79,14 @@ def run_mine(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: report extract {path} not found", file=sys.stderr)
         return 2
-    try:
-        reports = _read(path)
-    except Exception as exc:  # unreadable or malformed file: a clear message, not a traceback
-        print(f"error: cannot read {path} as {'Parquet' if path.suffix == '.parquet' else 'CSV'}: "
-              f"{type(exc).__name__}", file=sys.stderr)
-        return 2
     text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
+    from radcurate.ingest.extract import ExtractError
+
+    try:
+        reports, read_quarantine = _read(path, args, text_columns)
+    except ExtractError as exc:  # unreadable file or missing columns: a clear message, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     config = MinerConfig(extra_lexicons=tuple(args.lexicon))
     partitions = args.partitions or max(1, math.ceil(len(reports) / ROWS_PER_PARTITION))
     try:
@@ -100,6 +111,8 @@ def run_mine(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if len(read_quarantine):
+        mined.quarantine = pd.concat([read_quarantine, mined.quarantine], ignore_index=True)
     written = write_mined(mined, args.out)
     if reviewed is not None:
         from radcurate.labeling import LABELS_SCHEMA, LabelingConfig, apply_reviewed

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from radcurate.cluster import open_client
+from radcurate.outlock import lock_output
 
 from .expectations import CheckResult, SuiteResult, format_report, validate
 from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, active, ordered
@@ -72,6 +73,7 @@ def run_pipeline(
     client: Any = None,
     scheduler: str | None = None,
     workers: int | None = None,
+    worker_timeout: float | None = None,
     config: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool = False,
     force: bool = False,
@@ -92,6 +94,7 @@ def run_pipeline(
     graph = ordered(active(stages, config))
     outcomes: list[StageOutcome] = []
     with contextlib.ExitStack() as stack:
+        stack.enter_context(lock_output(out))  # raises OutputLocked (an OSError) when OUT is busy
         owned_client = client
         for stage in graph:
             blocked_by = [o.name for o in outcomes if o.name in stage.depends_on and not o.ok]
@@ -104,7 +107,8 @@ def run_pipeline(
                 log(f"[{stage.name}] blocked: {', '.join(blocked_by)} did not pass")
                 continue
             if owned_client is None and _needs_work(stage, out, paths, config, force):
-                owned_client = stack.enter_context(open_client(scheduler, workers))
+                timeout = {} if worker_timeout is None else {"worker_timeout": worker_timeout}
+                owned_client = stack.enter_context(open_client(scheduler, workers, **timeout))
             outcome = run_stage(
                 stage,
                 paths,
@@ -135,10 +139,13 @@ def run_stage(
     """Run one stage (or skip it when complete and unchanged), validate it, record its state."""
     log = log or (lambda line: print(line, file=sys.stderr))
     config = dict(config or {})
-    fingerprint = input_fingerprint(stage, inputs, out_dir)
+    fingerprint = input_fingerprint(stage, inputs, out_dir, config)
     chash = config_hash(effective_config(stage, config))
     state = read_state(out_dir, stage.name)
-    if not force and _is_current(state, stage, out_dir, fingerprint, chash):
+    changed = _changed_outputs(state, out_dir) if state.get("status") == DONE else []
+    if changed and not force:
+        log(f"[{stage.name}] outputs changed since the stage completed ({', '.join(changed[:3])}): redoing it")
+    if not force and not changed and _is_current(state, stage, out_dir, fingerprint, chash):
         log(f"[{stage.name}] up to date: skipped (completed {state.get('finished_at', '?')})")
         return StageOutcome(
             stage.name,
@@ -197,6 +204,9 @@ def run_stage(
             "outputs": list(stage.outputs),
             # optional outputs (e.g. a crosswalk that is off) are not expected back on a rerun
             "written": [rel for rel in stage.outputs if Path(out_dir, rel).exists()],
+            # verified on a rerun: a deleted or replaced output makes the stage run again
+            "checksums": {rel: output_checksum(Path(out_dir, rel)) for rel in stage.outputs
+                          if Path(out_dir, rel).exists()},
             "result": result,
             "validation": validation,
             "seconds": seconds,
@@ -273,9 +283,15 @@ def clear_outputs(stage: Stage, out_dir: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def input_fingerprint(stage: Stage, inputs: Mapping[str, Path | None], out_dir: Path) -> str:
-    """SHA-256 over the stage's inputs: files by content, folders by (path, size, mtime) listing."""
+def input_fingerprint(stage: Stage, inputs: Mapping[str, Path | None], out_dir: Path,
+                      config: Mapping[str, Any] | None = None) -> str:
+    """SHA-256 over the stage's inputs: files by content, folders by (path, size, mtime) listing,
+    plus what its config section points at (``stage.config_inputs``: reviewed labels, lexicons,
+    the secret's key id — never the secret itself)."""
     h = hashlib.sha256()
+    if stage.config_inputs is not None:
+        for name, value in sorted(stage.config_inputs(dict(config or {})).items()):
+            h.update(f"config:{name}={value}\n".encode())
     for item in stage.inputs:
         if item.startswith(INPUT_PREFIX):
             path = inputs.get(item[len(INPUT_PREFIX) :])
@@ -311,6 +327,19 @@ def fingerprint_path(path: Path | None) -> str:
     return "missing"
 
 
+def output_checksum(path: Path) -> str:
+    """A file's SHA-256; a folder's listing (path, size, mtime) hashed, as for inputs."""
+    return fingerprint_path(path)
+
+
+def _changed_outputs(state: Mapping[str, Any], out_dir: Path) -> list[str]:
+    """Outputs whose checksum differs from the one recorded when the stage completed."""
+    recorded = state.get("checksums")
+    if not isinstance(recorded, Mapping):
+        return []
+    return [rel for rel, digest in recorded.items() if output_checksum(Path(out_dir, rel)) != digest]
+
+
 def effective_config(stage: Stage, section: Mapping[str, Any]) -> dict[str, Any]:
     """The stage's settings with its defaults filled in (what is hashed and put in the manifest)."""
     if stage.configure is None:
@@ -337,13 +366,13 @@ def _needs_work(stage: Stage, out_dir: Path, inputs, config, force: bool) -> boo
     if force:
         return True
     state = read_state(out_dir, stage.name)
-    if state.get("status") != DONE:
+    if state.get("status") != DONE or _changed_outputs(state, out_dir):
         return True
     return not _is_current(
         state,
         stage,
         out_dir,
-        input_fingerprint(stage, inputs, out_dir),
+        input_fingerprint(stage, inputs, out_dir, config.get(stage.name, {})),
         config_hash(effective_config(stage, config.get(stage.name, {}))),
     )
 

@@ -62,6 +62,20 @@ def deid_config(section: Mapping[str, Any]):
     return _dataclass_from(DeidConfig, section)
 
 
+def _file_fingerprint(path: str | None) -> str:
+    from .runner import fingerprint_path
+
+    return fingerprint_path(Path(path) if path else None)
+
+
+def deid_config_inputs(section: Mapping[str, Any]) -> dict[str, str]:
+    """The secret's key id (a keyed hash, never the secret): a new secret means new pseudonyms."""
+    from radcurate.deid.keys import Keyer
+
+    config = deid_config(section)
+    return {"secret_key_id": Keyer.from_secret_file(config.secret_file).key_id()}
+
+
 def deid_stage(ctx) -> dict[str, Any]:
     """PS3.15 de-identification of the ingested DICOM and reports into OUT/curated."""
     from radcurate.deid import run_deid
@@ -94,7 +108,16 @@ class NlpStageConfig:
 
 
 def nlp_config(section: Mapping[str, Any]) -> NlpStageConfig:
-    return _dataclass_from(NlpStageConfig, section)
+    config = _dataclass_from(NlpStageConfig, section)
+    missing = [p for p in config.lexicons if not Path(p).is_file()]
+    if missing:  # found now, before ingest and deid have run for nothing
+        raise ValueError(f"lexicon file(s) not found: {', '.join(map(str, missing))}")
+    return config
+
+
+def nlp_config_inputs(section: Mapping[str, Any]) -> dict[str, str]:
+    """Extra lexicons by content: editing one reruns the nlp stage."""
+    return {f"lexicon[{i}]": _file_fingerprint(p) for i, p in enumerate(nlp_config(section).lexicons)}
 
 
 def _keyed(df: pd.DataFrame) -> pd.DataFrame:
@@ -160,6 +183,11 @@ def labeling_config(section: Mapping[str, Any]) -> LabelingStageConfig:
     if config.reviewed is not None and not Path(config.reviewed).is_file():
         raise ValueError(f"reviewed labels file not found: {config.reviewed}")
     return config
+
+
+def labeling_config_inputs(section: Mapping[str, Any]) -> dict[str, str]:
+    """The reviewed-labels file by content: a new review batch reruns labeling."""
+    return {"reviewed": _file_fingerprint(labeling_config(section).reviewed)}
 
 
 def labels_schema() -> pa.Schema:

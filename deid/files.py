@@ -9,6 +9,7 @@ keyed, checked or written becomes a quarantine row; it never stops the batch.
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import warnings
@@ -21,6 +22,7 @@ from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Ex
 
 from radcurate.dates import parse_da
 
+from .bitstream import BitstreamError, strip_pixel_metadata
 from .config import DeidConfig
 from .dicom import DicomDeidentifier, FileRejected, audit_rows
 from .keys import Keyer
@@ -87,9 +89,18 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
 
     deid = deidentifier(keyer, config)
     try:
-        ds = pydicom.dcmread(path, force=True)
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        return reject("unreadable", f"cannot read file ({exc.strerror or type(exc).__name__})")
+    try:
+        ds = pydicom.dcmread(io.BytesIO(raw), force=True)
     except Exception as exc:
         return reject("unreadable", f"pydicom cannot parse the file ({type(exc).__name__})")
+    from radcurate.ingest.headers import trailing_bytes
+
+    trailing = trailing_bytes(raw) if "PixelData" in ds else 0
+    del raw
     try:
         if getattr(ds, "preamble", None) is None and not any(
                 not t.is_private and pydicom.datadict.dictionary_has_tag(t) for t in ds.keys()):
@@ -111,9 +122,15 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
             return reject(exc.reason, exc.detail + f"; transfer syntax {ts}")
         except Exception as exc:
             return reject("pixel_clean_failed", f"pixel check failed ({type(exc).__name__})")
+    segments: list[str] = []
+    try:
+        segments = strip_pixel_metadata(ds, ts)
+    except BitstreamError as exc:
+        return reject("unparseable_pixel_data", f"{exc}: its metadata segments cannot be removed")
     rel = Path("dicom") / ident.patient_key / ident.study_key / ident.series_key / f"{ident.instance_key}.dcm"
     dest = Path(out_root) / rel
     try:
+        ds.preamble = b"\x00" * 128  # the preamble is free for any application's bytes: never copied
         ds.file_meta = deid.file_meta(ds, ts)
         if not dest.parent.is_dir():
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -134,6 +151,14 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
         return reject("write_failed", f"de-identified dataset could not be written ({type(exc).__name__})")
 
     audit = audit_rows(ident.instance_key, result)
+    extra = {"instance_key": ident.instance_key, "tag": "", "keyword": "", "vr": ""}
+    if trailing:
+        audit.append({**extra, "path": f"(after PixelData: {trailing} bytes)", "action": "removed",
+                      "rule": "trailing_data"})
+    for name in sorted(set(segments)):
+        audit.append({**extra, "path": f"PixelData[{name} segments: {segments.count(name)}]",
+                      "tag": "(7FE0,0010)", "keyword": "PixelData", "action": "removed",
+                      "rule": "bitstream_metadata"})
     for frame, b in boxes:
         audit.append({"instance_key": ident.instance_key, "path": f"PixelData[frame {frame}]", "tag": "(7FE0,0010)",
                       "keyword": "PixelData", "vr": "", "action": "blanked", "rule": f"option:clean_pixels:{config.text_detector}",

@@ -37,6 +37,10 @@ def load_or_create_secret(path: str | os.PathLike | None = None) -> bytes:
     """Read the project secret, creating it (256 random bits, mode 0600) on first use."""
     path = Path(path) if path is not None else default_secret_path()
     if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ValueError(f"secret file {path} can be read by other users (mode {mode:04o}); "
+                             f"make it private first: chmod 600 {path}")
         data = path.read_bytes().strip()
         if len(data) < 32:
             raise ValueError(f"secret file {path} is too short (need >= 32 bytes)")
@@ -49,6 +53,16 @@ def load_or_create_secret(path: str | os.PathLike | None = None) -> bytes:
     finally:
         os.close(fd)
     return data
+
+
+def check_secret_outside(secret: str | os.PathLike | None, out_dir: str | os.PathLike) -> None:
+    """Refuse a secret stored inside the output folder: whoever receives the output must never
+    receive the key that re-identifies it."""
+    path = Path(secret) if secret is not None else default_secret_path()
+    real, out = os.path.realpath(path), os.path.realpath(out_dir)
+    if real == out or real.startswith(out.rstrip(os.sep) + os.sep):
+        raise ValueError(f"secret file {path} is inside the output folder {out_dir}; keep it outside "
+                         "(e.g. ~/.config/radcurate/secret.key), since outputs are shared")
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,11 @@ class Keyer:
         prefix = {"patient": "P", "study": "S", "accession": "A", "report": "R", "series": "E",
                   "instance": "I"}.get(domain, domain[:1].upper() or "X")
         return f"{prefix}-{self.digest(domain, value).hex()[:length]}"
+
+    def key_id(self) -> str:
+        """A short public id of the secret (an HMAC of a fixed string): tells secrets apart in
+        state files and manifests without revealing anything about the secret itself."""
+        return self.digest("key-id", "radcurate").hex()[:16]
 
     def patient_key(self, patient_id: str) -> str:
         return self.pseudonym("patient", patient_id)

@@ -17,14 +17,20 @@ de-identified recursively rather than replaced by a dummy item. The options then
 * Clean Descriptors: :data:`DESCRIPTORS` are scrubbed of PHI (report-text scrubber) instead of
   removed, because they carry clinical meaning (which exam, which series, what was seen).
 
-Attributes Table E.1-1 does not list are handled by kind: private groups (odd) and their creators
-are removed (no safelist: no private tag in the corpora we see is both needed and known safe);
-repeating groups 50xx (curves) and 60xx (overlays: bitmaps may hold text) are removed entirely;
-group lengths are removed; UN elements pydicom could not resolve to a public VR are removed
-(unknown content is never known-safe); unlisted PN and AE values are removed; unlisted UIDs are
-replaced unless they are well-known (in ``pydicom.uid.UID_dictionary``); unlisted dates and times
-are shifted; unlisted free text is checked against the file's known PHI and PHI patterns and
-scrubbed when it matches; codes, numbers, binary data and pixel data are kept.
+Attributes Table E.1-1 does not list are handled by an allow-list: only what is known to be safe
+is written. Private groups (odd) and their creators are removed (no safelist: no private tag in
+the corpora we see is both needed and known safe); a public tag that pydicom's data dictionary
+(``pydicom.datadict``) does not know is removed (``unknown_public``: its content is not understood,
+so it is not known safe); repeating groups 50xx (curves) and 60xx (overlays: bitmaps may hold text)
+are removed entirely; group lengths are removed; UN elements pydicom could not resolve to a public
+VR are removed; unlisted PN, AE and UR values are removed; unlisted UIDs are replaced unless they
+are well-known (in ``pydicom.uid.UID_dictionary``); unlisted dates and times are shifted; unlisted
+free text (text VRs only) is checked against the file's known PHI and PHI patterns and scrubbed
+when it matches; code values of code sequence items (Code Value, Coding Scheme Designator, ...)
+are kept as they are (``121071`` is a code, not an identifier); codes and numbers (CS, DS, IS,
+US, FL, ...) and numeric arrays (OF, OD, OL, OV) are kept; OB/OW/UN binary data is kept only for
+the attributes of :data:`SAFE_BINARY` (pixel data, LUTs, ICC profile, waveforms, geometry):
+any other blob (Maker Note, GPS data, signatures, ...) is removed.
 """
 
 from __future__ import annotations
@@ -56,6 +62,34 @@ class Step(str, Enum):
 
 
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+CODE_VRS = frozenset({"CS", "DS", "IS", "US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "AT"})
+NUMERIC_ARRAY_VRS = frozenset({"OF", "OD", "OL", "OV"})
+# Code Sequence Macro attributes (PS3.3 Table 8.8-1): coded meaning, kept verbatim.
+CODE_TAGS = frozenset(
+    dd.tag_for_keyword(k)
+    for k in ("CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "LongCodeValue",
+              "URNCodeValue", "ContextIdentifier", "MappingResource")
+)
+# Binary (OB/OW/UN) attributes whose content is image, LUT, waveform or geometry data, never text.
+SAFE_BINARY = frozenset(
+    dd.tag_for_keyword(k)
+    for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData", "ExtendedOffsetTable",
+              "ExtendedOffsetTableLengths", "RedPaletteColorLookupTableData",
+              "GreenPaletteColorLookupTableData", "BluePaletteColorLookupTableData",
+              "AlphaPaletteColorLookupTableData", "SegmentedRedPaletteColorLookupTableData",
+              "SegmentedGreenPaletteColorLookupTableData", "SegmentedBluePaletteColorLookupTableData",
+              "SegmentedAlphaPaletteColorLookupTableData", "BlendingLookupTableData", "ICCProfile",
+              "LUTData", "FilterLookupTableData", "WaveformData", "WaveformPaddingValue",
+              "ChannelMinimumValue", "ChannelMaximumValue", "SpectroscopyData", "DarkCurrentCounts",
+              "AirCounts", "BadPixelImage", "CoordinateSystemAxisValues", "VerticesOfThePolygonalOutline",
+              "TwoDimensionalToThreeDimensionalMapData", "VectorGridData", "PointCoordinatesData",
+              "VectorCoordinateData", "DoublePointCoordinatesData", "LongPrimitivePointIndexList",
+              "LongTrianglePointIndexList", "LongEdgePointIndexList", "LongVertexPointIndexList",
+              "RecommendedDisplayCIELabValueList", "FloatingPointValues", "TrackPointIndexList",
+              "AnnotationIndexList", "FillPattern", "VolumetricCurvePoints", "VolumetricCurveUpDirections",
+              "UValueData", "VValueData", "CompensatorProximalThicknessMap",
+              "CompensatorDistalThicknessMap", "BlockEdgeData", "FirstOrderPhaseCorrectionAngle")
+)
 DATE_VRS = frozenset({"DA", "DT", "TM"})
 
 # Retain Patient Characteristics Option (PS3.15 E.3.6): kept attributes, all coded or numeric.
@@ -112,6 +146,9 @@ def decide(tag: int, vr: str, config: DeidConfig = DeidConfig()) -> tuple[Step, 
         return Step.ACCESSION_KEY, "pseudonym"
     if vr == "UN":
         return Step.REMOVE, "unknown_vr"
+    annex = load_annex_e(config.annex_e_edition)
+    if not dd.dictionary_has_tag(tag) and annex.rule(tag) is None:
+        return Step.REMOVE, "unknown_public"  # not in the data dictionary: not known safe
     if config.retain_patient_characteristics:
         if tag == PATIENT_AGE:
             return Step.AGE, "option:patient_characteristics"
@@ -121,7 +158,7 @@ def decide(tag: int, vr: str, config: DeidConfig = DeidConfig()) -> tuple[Step, 
         return Step.CLEAN, "option:clean_descriptors"
     if config.retain_dates and vr in DATE_VRS and tag not in NEVER_SHIFT:
         return Step.SHIFT, "option:modified_dates"
-    rule = load_annex_e(config.annex_e_edition).rule(tag)
+    rule = annex.rule(tag)
     if rule is not None:
         a = rule.action
         src = f"E.1-1:{a}"
@@ -143,6 +180,8 @@ def decide(tag: int, vr: str, config: DeidConfig = DeidConfig()) -> tuple[Step, 
             return Step.KEEP, src
         if a == "C":
             return (Step.CLEAN if vr in TEXT_VRS else Step.REMOVE), src
+    if tag in CODE_TAGS:
+        return Step.KEEP, "code"
     if vr == "SQ":
         return Step.RECURSE, "unlisted"
     if vr == "UI":
@@ -155,4 +194,8 @@ def decide(tag: int, vr: str, config: DeidConfig = DeidConfig()) -> tuple[Step, 
         return Step.AGE, "unlisted:AS"
     if vr in TEXT_VRS:
         return Step.CHECK, "unlisted:text"
-    return Step.KEEP, "unlisted"
+    if vr in CODE_VRS or vr in NUMERIC_ARRAY_VRS:
+        return Step.KEEP, "dictionary:" + vr
+    if tag in SAFE_BINARY:
+        return Step.KEEP, "dictionary:safe_binary"
+    return Step.REMOVE, f"not_allowed:{vr}"  # binary or unknown kinds: not known safe

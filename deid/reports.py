@@ -84,16 +84,20 @@ def _bad_text(text) -> str | None:
     return None
 
 
-def read_reports_extract(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a RIS report extract (CSV or Parquet) with every value as text, blanks kept as "".
+def read_reports_extract(path: str | os.PathLike, keep_columns: Sequence[str] = ()) -> tuple[pd.DataFrame, list[dict], int]:
+    """A RIS extract read by ingest's one report reader (:func:`radcurate.ingest.extract.read_extract`).
 
-    Bytes that are not UTF-8 become U+FFFD instead of failing the whole file, so the row they are
-    in is quarantined as ``undecodable_text`` by :func:`deidentify_reports` and the others go on.
+    Returns the good rows as a frame, row-level quarantine rows (malformed, undecodable, too large,
+    bad exam date; named ``<file>:row N``, never by accession) and the number of rows read. Raises
+    ``ExtractError`` (a ValueError naming the file and the expected columns) for a file-level problem.
     """
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", encoding_errors="replace")
+    from radcurate.ingest.extract import read_extract
+
+    extract = read_extract(path, required=("accession", "patient_id", "report_text"),
+                           optional=("patient_name", "exam_date", *keep_columns),
+                           text_columns=("report_text",), date_columns=("exam_date",))
+    quarantine = [{"stage": STAGE, **{k: v for k, v in q.items() if k != "row"}} for q in extract.quarantine]
+    return extract.frame(), quarantine, extract.n_in
 
 
 def deidentify_reports(reports: pd.DataFrame, keyer: Keyer, *, header_phi: dict[str, KnownPHI] | None = None,

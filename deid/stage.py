@@ -148,11 +148,10 @@ def curated_tables(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     return (studies[STUDIES_SCHEMA.names], series[SERIES_SCHEMA.names], inst[INSTANCES_SCHEMA.names])
 
 
-def _read_reports_extract(path: str | os.PathLike) -> pd.DataFrame:
-    p = Path(path)
-    if p.suffix.lower() == ".parquet":
-        return read_table(p)
-    return pd.read_csv(p, dtype=str, keep_default_na=False)
+def _read_reports_extract(path: str | os.PathLike, keep_columns=()) -> tuple[pd.DataFrame, list[dict], int]:
+    from .reports import read_reports_extract
+
+    return read_reports_extract(path, keep_columns)
 
 
 def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | None = None,
@@ -173,9 +172,13 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
                              "extra: pip install 'radcurate[ocr]'); use 'numpy' (default) or 'auto'")
     out = Path(out_dir)
     curated = out / "curated"
+    from .keys import check_secret_outside
+
+    check_secret_outside(config.secret_file, out)
     keyer = Keyer.from_secret_file(config.secret_file)
     phi = out / "phi"
     reports_df: pd.DataFrame | None = None
+    read_quarantine: list[dict] = []
     files: list[tuple[str, str]] = []
     if reports_file is None and (phi / "instances.parquet").exists():
         inst = read_table(phi / "instances.parquet", columns=["path", "relpath"])
@@ -183,7 +186,7 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
         if (phi / "reports.parquet").exists() and include_reports:
             reports_df = read_table(phi / "reports.parquet")
     elif reports_file is not None:
-        reports_df = _read_reports_extract(reports_file)
+        reports_df, read_quarantine, _ = _read_reports_extract(reports_file, config.keep_columns)
     elif not (phi / "reports.parquet").exists() or not include_reports:
         raise FileNotFoundError(f"no input: give dicom_dir/reports_file or run ingest into {out} first")
     else:
@@ -214,7 +217,7 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
     if reports_df is not None:
         from .reports import deidentify_reports
 
-        reports_in = len(reports_df)
+        reports_in = len(reports_df) + len(read_quarantine)
         from .reports import ReportDeidConfig
         from .text_scrub import ScrubConfig
 
@@ -222,6 +225,7 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
             reports_df, keyer, header_phi=_header_phi(results) or None, keep_columns=config.keep_columns,
             config=ReportDeidConfig(scrub=ScrubConfig(style=config.surrogates)))
         reports_out = len(cleaned)
+        report_quarantine = list(read_quarantine) + list(report_quarantine)
         write_table(cleaned, curated / "reports.parquet")
     from .annotations import run_annotation_deid  # presentation states and SR: same keyer, same shifts
 

@@ -15,8 +15,11 @@ Quarantine reasons: ``empty_file``, ``unreadable``, ``bad_file_name``, ``not_dic
 ``truncated`` (header or pixel data shorter than declared), ``corrupt_header``, ``dicomdir``,
 ``missing_uid`` (no SOP Instance/Series/Study UID), ``no_pixel_data`` (an "... Image Storage"
 SOP class without Pixel Data), ``duplicate_sop_instance`` (the first file by sorted path is
-kept); for reports ``missing_column``, ``malformed_row``, ``undecodable_text``,
-``missing_accession``, ``empty_report``, ``unmatched_accession``, ``unreadable_extract``.
+kept), ``unreadable_folder`` (a folder that cannot be listed), ``not_regular_file`` (FIFO,
+socket, device: never opened); for reports ``malformed_row``, ``undecodable_text``,
+``report_too_large``, ``bad_exam_date``, ``missing_accession``, ``empty_report``,
+``unmatched_accession``. A file-level problem of the extract (unreadable, a required column
+missing) raises :class:`~radcurate.ingest.extract.ExtractError` instead.
 """
 
 from .config import REPORT_COLUMNS, IngestConfig

@@ -7,8 +7,10 @@ import os
 import sys
 
 from radcurate.cluster import add_cluster_arguments, open_client
+from radcurate.outlock import lock_output
 
 from .config import IngestConfig
+from .extract import ExtractError
 from .run import run_ingest
 
 
@@ -43,9 +45,9 @@ def main(args: argparse.Namespace) -> int:
             print(f"error: {kind} not found: {path}", file=sys.stderr)
             return 2
     try:
-        with open_client(args.scheduler, args.workers) as client:
+        with lock_output(args.out), open_client(args.scheduler, args.workers, args.worker_timeout) as client:
             summary = run_ingest(args.dicom, args.reports, args.out, client=client, config=config)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ExtractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # e.g. cannot connect to the scheduler
@@ -65,4 +67,8 @@ def main(args: argparse.Namespace) -> int:
     for reason, n in summary.quarantine_by_reason.items():
         print(f"  quarantine {reason:<24} {n}")
     print(f"outputs: {os.path.join(args.out, 'phi')}/, {os.path.join(args.out, 'quarantine.parquet')}")
+    if summary.instances == 0:
+        what = "holds no files" if not summary.files_found else "holds no DICOM instance (see the quarantine)"
+        print(f"error: the DICOM folder {args.dicom} {what}", file=sys.stderr)
+        return 2
     return 0

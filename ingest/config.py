@@ -21,6 +21,7 @@ class IngestConfig:
     report_encoding: str = "utf-8"
     report_columns: Mapping[str, str] = field(default_factory=lambda: {c: c for c in REPORT_COLUMNS})
     show_progress: bool = False
+    max_report_bytes: int = 1_000_000  # larger reports are quarantined (report_too_large)
 
     def __post_init__(self) -> None:
         if not isinstance(self.batch_size, int) or isinstance(self.batch_size, bool) or self.batch_size < 1:
@@ -53,4 +54,5 @@ class IngestConfig:
             "batch_size": self.batch_size,
             "report_encoding": self.report_encoding,
             "report_columns": dict(sorted(self.report_columns.items())),
+            "max_report_bytes": self.max_report_bytes,
         }

@@ -14,6 +14,7 @@ import hashlib
 import io
 import mmap
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -118,8 +119,13 @@ def read_file(path: str, relpath: str) -> dict[str, Any]:
     """Header fields of one file, or ``reason``/``detail`` when it is not a usable instance."""
     row: dict[str, Any] = {"path": path, "relpath": relpath, "has_pixel_data": False}
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        # O_NONBLOCK: a FIFO that appeared after the walk must not block the batch forever
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return _reject(row, "not_regular_file", "not a regular file; it was not read")
+            size = st.st_size
             if size <= MAP_ABOVE:
                 return _read_bytes(row, fh.read(), fh)
             # Large (multi-frame) files: hash and check a memory map; parse from the file itself.
@@ -160,7 +166,7 @@ def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> d
         pixel = _pixel_extent(data, end, last_end, bool(implicit), little is not False)
     if pixel.get("truncated"):
         return _reject(row, "truncated", pixel["truncated"])
-    row.update({k: v for k, v in pixel.items() if k != "truncated"})
+    row.update({k: v for k, v in pixel.items() if k not in ("truncated", "pixel_data_end")})
 
     missing = [k for k in REQUIRED_UIDS if not row[FIELDS[k][0]]]
     if missing:
@@ -259,7 +265,8 @@ def _pixel_extent(
         if start + length > size:
             missing = start + length - size
             return {"truncated": f"pixel data declares {length} bytes; {missing} are missing"}
-        return {**extent, "has_pixel_data": length > 0, "pixel_data_length": length}
+        return {**extent, "has_pixel_data": length > 0, "pixel_data_length": length,
+                "pixel_data_end": start + length}
     # Encapsulated (compressed): walk the item headers, never the fragments' contents.
     off, fragments = start, 0
     while True:
@@ -268,6 +275,7 @@ def _pixel_extent(
         group, elem = struct.unpack_from(e + "HH", data, off)
         (item_len,) = struct.unpack_from(e + "L", data, off + 4)
         if (group, elem) == (0xFFFE, 0xE0DD):
+            off += 8
             break
         if (group, elem) != (0xFFFE, 0xE000) or item_len == UNDEFINED:
             return {"truncated": "encapsulated pixel data is malformed"}
@@ -276,7 +284,28 @@ def _pixel_extent(
             return {"truncated": "a pixel data fragment runs past the end of the file"}
         fragments += 1
     # The first item is the Basic Offset Table; frames follow it.
-    return {**extent, "has_pixel_data": fragments > 1, "pixel_data_length": -1}
+    return {**extent, "has_pixel_data": fragments > 1, "pixel_data_length": -1, "pixel_data_end": off}
+
+
+def trailing_bytes(data: bytes) -> int:
+    """How many bytes follow the pixel data element (0 when none, or when it cannot be told).
+
+    Anything after Pixel Data other than a trailing padding or signature element is not part of
+    the dataset: a tool (or a person) appended it, and it may hold anything.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds, end, last_end, _ = _parse(data, io.BytesIO(data))
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
+            return 0
+        implicit, little = ds.original_encoding
+        extent = _pixel_extent(data, end, last_end, bool(implicit), little is not False)
+    except Exception:
+        return 0
+    stop = extent.get("pixel_data_end")
+    return max(0, len(data) - stop) if stop is not None else 0
 
 
 def _deflated_pixel_extent(data: bytes | mmap.mmap) -> dict[str, Any]:

@@ -57,13 +57,15 @@ def drop_duplicate_instances(candidates: pa.Table) -> tuple[pa.Table, list[dict[
             first[uid] = (relpath, digest)
             keep.append(True)
             continue
-        kept_path, kept_digest = first[uid]
+        _, kept_digest = first[uid]
         same = "identical bytes" if digest == kept_digest else "different bytes"
         quarantine.append(
             {
                 "source": relpath,
                 "reason": "duplicate_sop_instance",
-                "detail": f"same SOP Instance UID as {kept_path} ({same}); the first by path is kept",
+                # never the other file's path: paths can hold patient names or IDs
+                "detail": f"same SOP Instance UID as a file earlier in path order ({same}); "
+                          "the first by path is kept",
             }
         )
         keep.append(False)

@@ -25,7 +25,7 @@ from .headers import ingest_batch
 from .manifests import drop_duplicate_instances, series_table, split_results, study_table
 from .reports import read_reports
 from .schemas import FILE_RESULT_SCHEMA, INSTANCE_SCHEMA, REPORT_SCHEMA
-from .walk import list_files, read_dicomdir
+from .walk import read_dicomdir, scan_tree
 
 STAGE = "ingest"
 OUTPUTS = (
@@ -79,11 +79,13 @@ def run_ingest(
         raise FileNotFoundError(f"DICOM folder not found: {dicom_dir}")
     if reports_file is not None and not Path(reports_file).is_file():
         raise FileNotFoundError(f"report extract not found: {reports_file}")
-    relpaths = list_files(root, exclude=out)
+    scan = scan_tree(root, exclude=out)
+    relpaths = scan.files
     batches = make_batches(root, relpaths, config.batch_size, _worker_count(client))
     results = _read_batches(batches, client, config.show_progress)
 
     candidates, quarantine = split_results(results)
+    quarantine = [dict(p) for p in scan.problems] + quarantine
     instances, duplicates = drop_duplicate_instances(candidates)
     quarantine += duplicates
     instances, annotations, unreadable = split_annotations(instances)
@@ -113,7 +115,7 @@ def run_ingest(
     append_quarantine(out / "quarantine.parquet", STAGE, quarantine)
 
     return IngestSummary(
-        files_found=len(relpaths),
+        files_found=len(relpaths) + len(scan.problems),
         instances=instances.num_rows,
         annotations=annotations.num_rows,
         files_quarantined=files_quarantined,

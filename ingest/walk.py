@@ -8,6 +8,7 @@ indexes (``in_dicomdir``) and to count the entries that point at files missing f
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,22 +16,79 @@ from pathlib import Path
 import pydicom
 
 
-def list_files(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[str]:
-    """Relative POSIX paths of all files under ``root`` (any name, with or without extension).
+@dataclass(frozen=True)
+class TreeScan:
+    """What a walk of a DICOM tree found: regular files to read, and entries that cannot be
+    (folders that cannot be listed, FIFOs, sockets, devices, dangling links) as quarantine rows."""
 
-    ``exclude`` skips one folder (the output folder, when a user puts it inside the tree).
-    Symbolic links to folders are not followed, so no file is seen twice.
+    files: list[str]
+    problems: list[dict[str, str]]
+
+    def entries(self) -> list[str]:
+        """Every accounted entry: files plus problem entries (an unreadable folder ends in ``/``)."""
+        return sorted(self.files + [p["source"] for p in self.problems])
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def scan_tree(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> TreeScan:
+    """Walk ``root`` once; nothing found is skipped silently and nothing is opened.
+
+    Symbolic links to folders are not followed, so no file is seen twice. A folder that cannot be
+    listed, and any entry that is not a regular file (opening a FIFO would wait forever), becomes a
+    problem row named relative to ``root``.
     """
     root = os.fspath(root)
     skip = os.path.realpath(exclude) if exclude else None
-    found: list[str] = []
-    for folder, dirs, names in os.walk(root):
-        if skip is not None:
-            dirs[:] = [d for d in dirs if os.path.realpath(os.path.join(folder, d)) != skip]
-        rel = os.path.relpath(folder, root)
-        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-        found.extend(prefix + name for name in names)
-    return sorted(found)
+    files: list[str] = []
+    problems: list[dict[str, str]] = []
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        folder = os.path.join(root, rel) if rel else root
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            problems.append({"source": (rel + "/") if rel else "./", "reason": "unreadable_folder",
+                             "detail": f"folder cannot be listed ({exc.strerror or type(exc).__name__}); "
+                                       "the files in it are not counted: fix its permissions and rerun"})
+            continue
+        for entry in entries:
+            path = rel + entry.name if not rel else rel + "/" + entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if skip is None or os.path.realpath(entry.path) != skip:
+                        stack.append(path)
+                    continue
+                if entry.is_symlink() and entry.is_dir(follow_symlinks=True):
+                    continue  # a link to a folder: its files are found where they really are
+                mode = entry.stat(follow_symlinks=True).st_mode
+            except FileNotFoundError:
+                problems.append({"source": path, "reason": "unreadable",
+                                 "detail": "symbolic link to a file that does not exist"})
+                continue
+            except OSError as exc:
+                problems.append({"source": path, "reason": "unreadable",
+                                 "detail": f"cannot stat file ({exc.strerror or type(exc).__name__})"})
+                continue
+            if stat.S_ISREG(mode):
+                files.append(path)
+                continue
+            kind = next((name for test, name in _SPECIAL if test(mode)), "not a regular file")
+            problems.append({"source": path, "reason": "not_regular_file",
+                             "detail": f"{kind} is not a file; it was not opened"})
+    return TreeScan(sorted(files), sorted(problems, key=lambda p: p["source"]))
+
+
+def list_files(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[str]:
+    """Relative POSIX paths of every entry under ``root`` that ingest accounts for: all files (any
+    name, with or without extension), non-regular entries, and folders that cannot be listed
+    (with a trailing ``/``). ``exclude`` skips one folder (the output folder, when a user puts it
+    inside the tree)."""
+    return scan_tree(root, exclude).entries()
 
 
 def display_path(path: str) -> str:

@@ -137,7 +137,19 @@ def _eval(args) -> int:
                                  seed=args.seed)
     except (OSError, ValueError, KeyError) as exc:
         return _fail(f"cannot evaluate: {exc}")
+    from .functions import normalize_mined
+
+    norm = normalize_mined({"gold": gold, "pred": pred})
+    gold_ids = set(map(str, norm["gold"]["report_id"])) if "report_id" in norm["gold"].columns else set()
+    pred_ids = set(map(str, norm["pred"]["report_id"])) if "report_id" in norm["pred"].columns else set()
+    matched = len(gold_ids & pred_ids)
+    if gold_ids and not matched:  # every score would be 0 for a reason that is not the labeller's
+        return _fail(f"none of the {len(gold_ids)} gold report ids is in {args.pred}: check that both "
+                     "files use the same report_id (e.g. the accession, or mine's --id-column)")
     print(report.table())
+    if matched < len(gold_ids):
+        print(f"warning: {len(gold_ids) - matched} of {len(gold_ids)} gold reports have no prediction "
+              "(scored as predicting nothing)", file=sys.stderr)
     return 0
 
 

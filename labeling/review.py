@@ -313,7 +313,8 @@ def import_review(path: str | os.PathLike, store_dir: str | os.PathLike, *,
 
     All or nothing: any bad row (unknown or missing report id, duplicate id, a value other than
     1 / 0 / -1 / blank) rejects the file, with line numbers; nothing is stored. Newer answers
-    replace older ones for the same report.
+    replace older ones for the same report, finding by finding: a finding column the new file
+    lacks, or leaves blank, keeps the earlier answer.
     """
     path = Path(path)
     try:
@@ -370,9 +371,15 @@ def import_review(path: str | os.PathLike, store_dir: str | os.PathLike, *,
     new = pd.DataFrame(answers, columns=["report_id", *findings])
     merged = new
     if target.exists():
+        # Newer answers replace older ones finding by finding: a finding the new file leaves out
+        # (or blank) keeps the answer an earlier import gave for that report.
         old = pd.read_csv(target, dtype={"report_id": str})
-        old = old[~old["report_id"].isin(new["report_id"])]
-        merged = pd.concat([old, new], ignore_index=True)
+        columns = list(dict.fromkeys([*old.columns, *new.columns]))
+        newer = new.set_index("report_id").astype("object")
+        older = old.set_index("report_id").astype("object")
+        both = newer.combine_first(older.reindex(newer.index))
+        rest = older[~older.index.isin(newer.index)]
+        merged = pd.concat([rest, both]).reset_index().reindex(columns=columns)
     for f in merged.columns[1:]:
         merged[f] = pd.to_numeric(merged[f], errors="coerce").astype("Int8")
     tmp = atomic_path(target)

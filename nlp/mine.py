@@ -113,6 +113,10 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
             quarantine.append({"source": rid, "reason": "empty_report",
                                "detail": f"no text in {', '.join(text_columns)}"})
             continue
+        if len(text) > nlp.max_length:  # spaCy refuses it: quarantine this report, mine the rest
+            quarantine.append({"source": rid, "reason": "report_too_large",
+                               "detail": f"{len(text):,} characters; the limit is {nlp.max_length:,}"})
+            continue
         doc = nlp.make_doc(text)
         ext = doc._
         ext.rc_text = text

@@ -32,6 +32,24 @@ def atomic_path(path: str | os.PathLike) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
+PRIVATE_ZONE = "phi"  # folders of this name hold PHI: created 0700, their files 0600
+
+
+def is_private(path: str | os.PathLike) -> bool:
+    """Does ``path`` belong to the PHI zone (a ``phi/`` folder) or the quarantine table (whose
+    sources are input paths, which may be named after patients)?"""
+    path = Path(path)
+    return PRIVATE_ZONE in path.parent.parts or path.name == "quarantine.parquet"
+
+
+def private_dir(path: str | os.PathLike) -> Path:
+    """Create (or tighten) a PHI-zone folder: owner only, mode 0700."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
 def write_table(
     data: pd.DataFrame | pa.Table,
     path: str | os.PathLike,
@@ -43,9 +61,14 @@ def write_table(
         table = pa.Table.from_pandas(data, schema=schema, preserve_index=False)
     else:
         table = data.cast(schema) if schema is not None else data
+    private = is_private(path)
+    if private and path.parent.name == PRIVATE_ZONE:
+        private_dir(path.parent)
     tmp = atomic_path(path)
     try:
         pq.write_table(table, tmp)
+        if private:
+            os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

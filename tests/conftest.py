@@ -17,6 +17,7 @@ def project_secret(tmp_path_factory):
     """
     path = tmp_path_factory.mktemp("secret") / "secret.key"
     path.write_bytes(b"radcurate-test-session-secret-" + b"s" * 34)  # fixed: reproducible date shifts
+    path.chmod(0o600)  # a secret others can read is refused
     old = os.environ.get("RADCURATE_SECRET_FILE")
     os.environ["RADCURATE_SECRET_FILE"] = str(path)
     yield path

@@ -25,6 +25,7 @@ def deid_out(synth_export, tmp_path_factory):
     # then equal the gap between two of their real dates, and the byte-level leak check cannot tell
     # such a shifted date from the real one.
     secret.write_bytes(b"deid-stage-test-secret-" + b"d" * 41)
+    secret.chmod(0o600)
     code = radcurate(["deid", "--dicom", str(synth_export / "pacs"), "--reports",
                       str(synth_export / "ris" / "reports.csv"), "--out", str(out), "--secret", str(secret),
                       "--crosswalk"])
@@ -102,7 +103,8 @@ def test_study_intervals_and_links_between_images_and_reports_survive(deid_out, 
 
 
 def test_pipeline_mode_reads_ingest_manifests_and_reruns_idempotently(synth_export, tmp_path):
-    cfg = DeidConfig(secret_file=str(tmp_path / "s.key"))
+    # the secret lives beside OUT (tmp_path), never inside it: a secret inside OUT is refused
+    cfg = DeidConfig(secret_file=f"{tmp_path}.s.key")
     run_ingest(synth_export / "pacs", synth_export / "ris" / "reports.csv", tmp_path)
     first = run_deid(tmp_path, config=cfg)
     files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "curated" / "dicom").rglob("*.dcm"))
@@ -116,7 +118,7 @@ def test_pipeline_mode_reads_ingest_manifests_and_reruns_idempotently(synth_expo
 
 def test_reports_only_run_needs_no_dicom(synth_export, tmp_path, capsys):
     code = radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(tmp_path),
-                      "--secret", str(tmp_path / "s.key"), "--keep-column", "accession"])
+                      "--secret", f"{tmp_path}.s.key", "--keep-column", "accession"])
     assert code == 0
     reports = pd.read_parquet(tmp_path / "curated" / "reports.parquet")
     assert {"report_key", "study_key", "patient_key", "study_date", "text", "accession"} <= set(reports.columns)
@@ -134,14 +136,14 @@ def test_asking_for_tesseract_where_it_is_missing_is_a_clear_error(synth_export,
 
     monkeypatch.setattr(textdetect, "tesseract_available", lambda: False)  # a machine without OCR
     code = radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(tmp_path),
-                      "--secret", str(tmp_path / "s.key"), "--text-detector", "tesseract"])
+                      "--secret", f"{tmp_path}.s.key", "--text-detector", "tesseract"])
     assert code == 2 and "radcurate[ocr]" in capsys.readouterr().err
     assert not (tmp_path / "curated").exists()
 
 
 def test_a_corrupt_export_never_crashes_the_stage(synth_export_corrupt, tmp_path):
     s = ingest_then_deid(tmp_path, synth_export_corrupt / "pacs", synth_export_corrupt / "ris" / "reports.csv",
-                         config=DeidConfig(secret_file=str(tmp_path / "s.key")))
+                         config=DeidConfig(secret_file=f"{tmp_path}.s.key"))
     assert s.files_in == s.instances + s.files_quarantined and s.instances > 0
     assert s.reports_in == s.reports + s.reports_quarantined
     q = pd.read_parquet(tmp_path / "quarantine.parquet")
@@ -155,6 +157,7 @@ def test_reports_only_run_with_realistic_fake_surrogates(synth_export, tmp_path)
     out = tmp_path / "out"
     secret = tmp_path / "secret.key"
     secret.write_bytes(b"fake-surrogates-test-secret-" + b"f" * 36)
+    secret.chmod(0o600)
     assert radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(out),
                       "--secret", str(secret), "--surrogates", "fake"]) == 0
     text = "\n".join(pd.read_parquet(out / "curated" / "reports.parquet")["text"])

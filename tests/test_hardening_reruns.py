@@ -1,0 +1,121 @@
+"""Issue 9, cases 7, 8, 11, 13: reruns know what changed (files a config points at, the secret,
+the outputs themselves), two runs never share an OUT, and config paths mean what they say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from radcurate.dags.cli import main as radcurate
+from radcurate.dags.pipeline import PIPELINE, Stage
+from radcurate.dags.runner import input_fingerprint, run_pipeline, run_stage
+from radcurate.outlock import OutputLocked, lock_output
+from radcurate.tables import write_table
+
+STAGES = {s.name: s for s in PIPELINE}
+
+
+def toy_stage(ctx):
+    write_table(pd.DataFrame({"x": [1, 2, 3]}), Path(ctx.out_dir) / "toy.parquet")
+    return {"rows": 3}
+
+
+TOY = Stage(name="toy", function=toy_stage, inputs=(), outputs=("toy.parquet",))
+
+
+def test_a_deleted_or_garbage_output_is_not_trusted_on_rerun(tmp_path):
+    quiet = dict(log=lambda line: None)
+    assert run_stage(TOY, {}, tmp_path, **quiet).status == "ran"
+    assert run_stage(TOY, {}, tmp_path, **quiet).status == "skipped"
+    (tmp_path / "toy.parquet").write_bytes(b"garbage")  # someone replaced the table
+    assert run_stage(TOY, {}, tmp_path, **quiet).status == "ran"
+    assert pd.read_parquet(tmp_path / "toy.parquet").x.tolist() == [1, 2, 3]
+    (tmp_path / "toy.parquet").unlink()
+    assert run_stage(TOY, {}, tmp_path, **quiet).status == "ran"
+
+
+def test_a_new_review_batch_an_edited_lexicon_or_a_new_secret_changes_the_fingerprint(tmp_path, monkeypatch):
+    reviewed = tmp_path / "reviewed.csv"
+    reviewed.write_text("report_id,Effusion\nR1,1\n")
+    labeling = STAGES["labeling"]
+    before = input_fingerprint(labeling, {}, tmp_path, {"reviewed": str(reviewed)})
+    reviewed.write_text("report_id,Effusion\nR1,1\nR2,0\n")  # the second review batch
+    assert input_fingerprint(labeling, {}, tmp_path, {"reviewed": str(reviewed)}) != before
+
+    lexicon = tmp_path / "lex.yaml"
+    lexicon.write_text("name: mine\nfindings:\n  Nodule: [nodule]\n")
+    nlp = STAGES["nlp"]
+    before = input_fingerprint(nlp, {}, tmp_path, {"lexicons": [str(lexicon)]})
+    lexicon.write_text("name: mine\nfindings:\n  Nodule: [nodule, nodular opacity]\n")
+    assert input_fingerprint(nlp, {}, tmp_path, {"lexicons": [str(lexicon)]}) != before
+
+    deid = STAGES["deid"]
+    one, two = tmp_path / "one.key", tmp_path / "two.key"
+    for key, byte in ((one, b"1"), (two, b"2")):
+        key.write_bytes(byte * 64)
+        key.chmod(0o600)
+    fp_one = input_fingerprint(deid, {}, tmp_path, {"secret_file": str(one)})
+    assert input_fingerprint(deid, {}, tmp_path, {"secret_file": str(two)}) != fp_one
+    assert b"1" * 32 not in fp_one.encode()  # the secret itself is never part of it
+
+
+def test_a_second_run_on_the_same_out_is_refused_with_a_clear_message(tmp_path, capsys):
+    dicom = tmp_path / "pacs"
+    dicom.mkdir()
+    out = tmp_path / "out"
+    with lock_output(out):
+        with pytest.raises(OutputLocked, match="in use by another radcurate run"):
+            run_pipeline({"dicom": dicom, "reports": None}, out, workers=0, log=lambda line: None)
+        assert radcurate(["run", "--dicom", str(dicom), "--out", str(out), "--workers", "0"]) == 2
+        err = capsys.readouterr().err
+        assert "in use by another radcurate run" in err and "choose another --out" in err
+    assert not (out / "_state").exists()  # the refused runs wrote nothing
+
+
+def test_config_paths_are_relative_to_the_config_file_and_a_missing_lexicon_fails_first(tmp_path, capsys):
+    from radcurate.dags.commands import load_config
+
+    conf_dir = tmp_path / "project"
+    conf_dir.mkdir()
+    (conf_dir / "reviewed.csv").write_text("report_id,Effusion\nR1,1\n")
+    (conf_dir / "config.yaml").write_text("labeling:\n  reviewed: reviewed.csv\n")
+    config = load_config(str(conf_dir / "config.yaml"))  # from another working directory
+    assert config["labeling"]["reviewed"] == str(conf_dir / "reviewed.csv")
+
+    (conf_dir / "bad.yaml").write_text("nlp:\n  lexicons: [missing_lexicon.yaml]\n")
+    dicom = tmp_path / "pacs"
+    dicom.mkdir()
+    code = radcurate(["run", "--dicom", str(dicom), "--out", str(tmp_path / "out"), "--workers", "0",
+                      "--config", str(conf_dir / "bad.yaml")])
+    assert code == 2 and "missing_lexicon.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "phi").exists()  # nothing ran before the config was checked
+
+
+def test_a_second_review_file_with_fewer_findings_keeps_the_earlier_answers(tmp_path):
+    from radcurate.labeling.review import import_review, load_reviewed
+
+    store = tmp_path / "store"
+    first = tmp_path / "first.csv"
+    first.write_text("report_id,Effusion,Nodule,Cardiomegaly\nR1,1,0,-1\nR2,0,0,0\n")
+    assert import_review(first, store).ok
+    second = tmp_path / "second.csv"  # a reviewer asked only about nodules this time
+    second.write_text("report_id,Nodule\nR1,1\n")
+    assert import_review(second, store).ok
+    stored = load_reviewed(store).set_index("report_id")
+    assert stored.loc["R1", "Nodule"] == 1
+    assert stored.loc["R1", "Effusion"] == 1 and stored.loc["R1", "Cardiomegaly"] == -1
+    assert stored.loc["R2", "Effusion"] == 0
+
+
+def test_eval_labels_with_ids_that_match_no_prediction_says_so_instead_of_scoring_zero(tmp_path, capsys):
+    gold = tmp_path / "gold.csv"
+    pd.DataFrame({"report_id": ["a", "b", "c"], "Effusion": [1, 0, 1]}).to_csv(gold, index=False)
+    pred = tmp_path / "pred.csv"
+    pd.DataFrame({"report_id": ["ACC-a", "ACC-b"], "finding": "Effusion", "value": [1, 1]}).to_csv(pred, index=False)
+    assert radcurate(["eval-labels", "--gold", str(gold), "--pred", str(pred), "--n-boot", "20"]) == 2
+    assert "none of the 3 gold report ids" in capsys.readouterr().err
+    pd.DataFrame({"report_id": ["a", "b"], "finding": "Effusion", "value": [1, 1]}).to_csv(pred, index=False)
+    assert radcurate(["eval-labels", "--gold", str(gold), "--pred", str(pred), "--n-boot", "20"]) == 0
+    assert "1 of 3 gold reports have no prediction" in capsys.readouterr().err
