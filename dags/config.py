@@ -87,9 +87,9 @@ def validate_config(data: Any, stages: Sequence[Any] | None = None) -> dict[str,
     sections with values coerced to their declared types (e.g. YAML lists to tuples kept as lists
     for hashing). Raises :class:`ConfigError` on the first bad section."""
     if stages is None:
-        from .pipeline import PIPELINE
+        from .pipeline import OPTIONAL_STAGES, PIPELINE
 
-        stages = PIPELINE
+        stages = PIPELINE + OPTIONAL_STAGES
     if not isinstance(data, Mapping):
         raise ConfigError("expected a mapping of stage name -> settings")
     by_name = {s.name: s for s in stages}

@@ -26,7 +26,7 @@ from radcurate.outlock import lock_output
 
 from .config import split_section, validate_config
 from .expectations import CheckResult, SuiteResult, format_report, validate
-from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, ordered
+from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, active, ordered
 from .quarantine_share import quarantine_share_suite
 
 logger = logging.getLogger(__name__)
@@ -91,12 +91,12 @@ def run_pipeline(
     from .manifest import write_manifest
 
     log = log or logger.info
-    config = validate_config(config or {}, stages)
+    config = validate_config(config or {}, active(stages, config or {}))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {k: (Path(v).resolve() if v is not None else None) for k, v in inputs.items()}
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-    graph = ordered(stages)
+    graph = ordered(active(stages, config))
     outcomes: list[StageOutcome] = []
     with contextlib.ExitStack() as stack:
         stack.enter_context(lock_output(out))  # raises OutputLocked (an OSError) when OUT is busy
