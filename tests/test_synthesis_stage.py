@@ -135,5 +135,5 @@ def test_pipeline_runs_synthesis_stages_only_when_configured(tmp_path):
     names = [s.name for s in active(PIPELINE, config)]
     assert names[-1] == "synthesize_lowdose" and "synthesize_lesions" not in names
     cfg.write_text("synthesize_lowdose: {dose: 0.5}\n")
-    with pytest.raises(ValueError, match="unknown low-dose setting"):
+    with pytest.raises(ValueError, match="unknown synthesize_lowdose setting"):
         load_config(str(cfg))
