@@ -231,6 +231,8 @@ def train(curated: str | os.PathLike, out: str | os.PathLike, config: TrainConfi
 
     out_channels = len(data.names) if config.task == "classify" else 1
     model = build_model(config, out_channels).to(rt.device)
+    if rt.world > 1 and rt.device.type == "cuda":  # batch statistics over all GPUs, as one process would
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if config.channels_last and rt.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
