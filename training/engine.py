@@ -218,8 +218,6 @@ def train(curated: str | os.PathLike, out: str | os.PathLike, config: TrainConfi
     rt = setup_runtime(config)
     say = (log or (lambda m: print(m, file=sys.stderr, flush=True))) if rt.main else (lambda m: None)
     seed_everything(config.seed, config.deterministic)
-    if config.deterministic and rt.device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
     data = task_data(curated, config)  # split leak refused here, before any model exists
     tr, va = data.subset("train"), data.subset("val")
     if len(tr) == 0:

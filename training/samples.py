@@ -159,7 +159,7 @@ def label_targets(labels: pd.DataFrame, cfg) -> tuple[pd.DataFrame, pd.DataFrame
     if labels.empty:
         raise DataError(f"no {cfg.vocabulary} labels for the findings {names}")
     value = pd.to_numeric(labels["value"], errors="coerce")
-    policy = labels["finding"].map(dict(cfg.policies))
+    policy = labels["finding"].map(dict(cfg.policies)).astype(object)
     if "policy" in labels.columns:
         policy = policy.fillna(labels["policy"])
     policy = policy.fillna(cfg.default_policy)
