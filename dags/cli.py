@@ -20,6 +20,7 @@ STAGE_CLI_MODULES = [
     "radcurate.deid.cli",
     "radcurate.dags.mine_command",
     "radcurate.labeling.cli",
+    "radcurate.images.cli",
     "radcurate.training.cli",
 ]
 

@@ -132,7 +132,9 @@ def validate(out_dir: str | Path, suites: Sequence[TableSuite]) -> list[SuiteRes
 
 def _read_columns(path: Path, suite: TableSuite) -> pd.DataFrame:
     """Only the columns the suite looks at (plus its filter column): fast, and no nested cells."""
-    names = pq.read_schema(path).names
+    # a folder of part files (curated/images): the first part's schema (parts differ only in pixel width)
+    first = path if not path.is_dir() else min(p for p in path.rglob("*.parquet") if not p.name.startswith("."))
+    names = pq.read_schema(first).names
     wanted = {e.kwargs["column"] for e in suite.expectations if "column" in e.kwargs}
     wanted |= {c for e in suite.expectations for c in e.kwargs.get("column_list", ())}
     if suite.where is not None:

@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping, Sequence
 from radcurate.ingest import OUTPUTS as INGEST_OUTPUTS
 
 from .expectations import TableSuite, deid_suites, ingest_suites, labeling_suites, nlp_suites
+from .images_stages import (IMAGES_OUTPUTS, SPLITS_OUTPUTS, images_config, images_headline, images_stage,
+                            images_suites, splits_config, splits_headline, splits_stage, splits_suites)
 from .stages import (DEID_OUTPUTS, LABELING_OUTPUTS, NLP_OUTPUTS, deid_config, deid_headline, deid_stage,
                      labeling_config, labeling_headline, labeling_stage, nlp_config, nlp_headline, nlp_stage)
 
@@ -135,6 +137,26 @@ PIPELINE: tuple[Stage, ...] = (
         depends_on=("nlp",),
         headline=labeling_headline,
         configure=labeling_config,
+    ),
+    Stage(
+        name="images",
+        function=images_stage,
+        inputs=("curated/instances.parquet", "curated/dicom"),
+        outputs=IMAGES_OUTPUTS,
+        suite=images_suites,
+        depends_on=("deid",),
+        headline=images_headline,
+        configure=images_config,
+    ),
+    Stage(
+        name="splits",
+        function=splits_stage,
+        inputs=("curated/images", "curated/studies.parquet", "curated/labels.parquet"),
+        outputs=SPLITS_OUTPUTS,
+        suite=splits_suites,
+        depends_on=("images", "labeling"),
+        headline=splits_headline,
+        configure=splits_config,
     ),
 )
 

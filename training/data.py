@@ -40,6 +40,7 @@ IMAGE_FIELDS: list[pa.Field] = [
     pa.field("slice_thickness", pa.float64()),
     pa.field("slice_position", pa.float64()),  # mm along the slice normal
     pa.field("slice_index", pa.int32()),  # order within the series (0-based)
+    pa.field("photometric", pa.string()),  # MONOCHROME1 (white = 0), MONOCHROME2, RGB, ...
     pa.field("dtype", pa.string(), nullable=False),  # numpy dtype name; int16 = CT in HU
     pa.field("shape", pa.list_(pa.int32()), nullable=False),
 ]
@@ -106,3 +107,16 @@ def read_images(
         names = cols if cols is not None else IMAGE_COLUMNS
         return pd.DataFrame({c: pd.Series(dtype=object) for c in names})
     return pa.concat_tables(tables, promote_options="default").to_pandas()
+
+
+_LOADER_NAMES = ("CuratedImages", "collate", "make_loader", "DeviceLoader", "label_matrix", "series_volume")
+
+
+def __getattr__(name: str):
+    """The torch side (``CuratedImages``, ``collate``, ``make_loader``, ...) lives in
+    :mod:`radcurate.training.loader`; imported on first use so this module stays torch-free."""
+    if name in _LOADER_NAMES:
+        from . import loader
+
+        return getattr(loader, name)
+    raise AttributeError(name)

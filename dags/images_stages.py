@@ -1,0 +1,136 @@
+"""Adapters and expectation suites of the images and splits stages (issue 11).
+
+``images`` (after deid) decodes the curated DICOM into ``curated/images/``; ``splits`` (after
+images and labeling, whose labels stratify it) assigns every patient a split and fold and writes
+which split every image is in. The suites fail the stage if an image sits in two splits or in
+none, if counts do not reconcile, or if every input image was quarantined.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import pyarrow.parquet as pq
+
+from .expectations import Expectation, TableSuite, not_null, row_count
+
+IMAGES_OUTPUTS = ("curated/images",)
+# splits.parquet is read back as the ledger of earlier assignments (adding patients never moves
+# anyone), so the runner must not delete it before the stage runs: it is rewritten atomically.
+SPLITS_OUTPUTS = ("curated/image_splits.parquet",)
+
+
+def images_config(section: Mapping[str, Any]):
+    from radcurate.images import ImagesConfig
+
+    return ImagesConfig.from_mapping(section)
+
+
+def images_stage(ctx) -> dict[str, Any]:
+    """Pixels of every curated image into sharded Parquet, written by the Dask workers."""
+    from radcurate.images import run_images
+
+    summary = run_images(Path(ctx.out_dir) / "curated", client=ctx.client, config=images_config(ctx.config),
+                         quarantine_path=Path(ctx.out_dir) / "quarantine.parquet")
+    return summary.to_dict()
+
+
+def images_headline(result: Mapping[str, Any]) -> str:
+    return (
+        f"{result.get('instances_in', 0)} images -> {result.get('instances', 0)} decoded "
+        f"({result.get('frames', 0)} frames, {result.get('resized', 0)} resized copies, "
+        f"{result.get('part_files', 0)} part files, {result.get('bytes_written', 0) / 2**20:.1f} MiB), "
+        f"{result.get('quarantined', 0)} quarantined"
+    )
+
+
+def images_suites(out_dir, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
+    """One row per decoded frame and preprocessing; instances reconcile with deid's table and the
+    quarantine; an all-quarantined input fails (no table to read)."""
+    out = Path(out_dir)
+    instances_in = pq.read_metadata(out / "curated/instances.parquet").num_rows
+    quarantined = 0
+    if (out / "quarantine.parquet").exists():
+        q = pq.read_table(out / "quarantine.parquet", columns=["stage"]).column(0).to_pylist()
+        quarantined = sum(1 for s in q if s == "images")
+    suites = [TableSuite("images.quarantine", "quarantine.parquet", not_null("source", "reason"),
+                         where=("stage", "images"))] if quarantined else []
+    if instances_in == 0:
+        return suites
+    expectations = not_null("instance_key", "series_key", "study_key", "patient_key", "frame_index",
+                            "preprocessing", "rows", "columns", "dtype") + (
+        Expectation("ExpectCompoundColumnsToBeUnique",
+                    {"column_list": ["instance_key", "frame_index", "preprocessing"]},
+                    "one row per image frame and preprocessing"),
+        Expectation("ExpectColumnUniqueValueCountToBeBetween",
+                    {"column": "instance_key", "min_value": instances_in - quarantined,
+                     "max_value": instances_in - quarantined},
+                    f"counts reconcile: {instances_in} curated images - {quarantined} quarantined"),
+        Expectation("ExpectColumnValuesToBeInSet",
+                    {"column": "dtype", "value_set": ["int16", "uint8", "uint16", "int8", "int32", "uint32",
+                                                      "float32", "float64"]}),
+        Expectation("ExpectColumnValuesToBeBetween", {"column": "rows", "min_value": 1}),
+        Expectation("ExpectColumnValuesToBeBetween", {"column": "columns", "min_value": 1}),
+    )
+    ct = Expectation("ExpectColumnValuesToBeInSet", {"column": "dtype", "value_set": ["int16"]},
+                     "CT pixels are Hounsfield units as int16")
+    return suites + [
+        TableSuite("images.images", "curated/images", expectations),
+        TableSuite("images.ct_in_hu", "curated/images", (ct,), where=("modality", "CT")),
+    ]
+
+
+def splits_config(section: Mapping[str, Any]):
+    from radcurate.images import SplitsConfig
+
+    return SplitsConfig.from_mapping(section)
+
+
+def splits_stage(ctx) -> dict[str, Any]:
+    """Patient-level train/val/test and folds, stratified by rare findings, stable as patients are added."""
+    from radcurate.images import run_splits
+
+    return run_splits(Path(ctx.out_dir) / "curated", splits_config(ctx.config))
+
+
+def splits_headline(result: Mapping[str, Any]) -> str:
+    return (
+        f"{result.get('patients', 0)} patients -> train {result.get('patients_train', 0)}, "
+        f"val {result.get('patients_val', 0)}, test {result.get('patients_test', 0)} "
+        f"({result.get('kept', 0)} kept from earlier); images train {result.get('images_train', 0)}, "
+        f"val {result.get('images_val', 0)}, test {result.get('images_test', 0)}"
+    )
+
+
+def splits_suites(out_dir, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
+    """No patient, study or image in two splits; every image has a split; folds in range."""
+    out = Path(out_dir)
+    folds = int(result.get("folds", 5))
+    images = pq.read_table(out / "curated/images", columns=["instance_key"]).column(0).unique()
+    per_image = pq.read_table(out / "curated/image_splits.parquet",
+                              columns=["study_key", "patient_key", "split"]).to_pandas()
+    study_pairs = len(per_image.drop_duplicates(["study_key", "split"]))
+    patient_pairs = len(per_image.drop_duplicates(["patient_key", "split"]))
+    return [
+        TableSuite("splits.patients", "curated/splits.parquet",
+                   not_null("patient_key", "split") + (
+                       Expectation("ExpectColumnValuesToBeUnique", {"column": "patient_key"},
+                                   "no patient in two splits"),
+                       Expectation("ExpectColumnValuesToBeInSet",
+                                   {"column": "split", "value_set": ["train", "val", "test"]}),
+                       Expectation("ExpectColumnValuesToBeBetween",
+                                   {"column": "fold", "min_value": 0, "max_value": folds - 1}))),
+        TableSuite("splits.images", "curated/image_splits.parquet",
+                   (Expectation("ExpectColumnValuesToNotBeNull", {"column": "split"}, "every image has a split"),
+                    Expectation("ExpectColumnValuesToBeUnique", {"column": "instance_key"},
+                                "no image in two splits"),
+                    row_count(len(images), "every image of curated/images is assigned"),
+                    Expectation("ExpectColumnUniqueValueCountToBeBetween",
+                                {"column": "study_key", "min_value": study_pairs, "max_value": study_pairs},
+                                "no study in two splits (distinct studies = distinct study/split pairs)"),
+                    Expectation("ExpectColumnUniqueValueCountToBeBetween",
+                                {"column": "patient_key", "min_value": patient_pairs,
+                                 "max_value": patient_pairs},
+                                "no patient's images in two splits"))),
+    ]
