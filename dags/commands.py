@@ -85,11 +85,12 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from radcurate.synthesis import generate_export
+    from radcurate.synthesis import ExportConfig, generate_export
 
     export, out = Path(args.out) / "export", Path(args.out) / "out"
     print(f"generating a synthetic PACS export of {args.patients} patients in {export} ...", file=sys.stderr)
-    generate_export(export, patients=args.patients, seed=args.seed, corrupt=args.corrupt)
+    generate_export(export, patients=args.patients, seed=args.seed, corrupt=args.corrupt,
+                    config=ExportConfig(annotations=True))  # with the readers' GSPS/SR measurements
     report = _run(args, {"dicom": export / "pacs", "reports": export / "ris" / "reports.csv"}, out, {})
     if report is None:
         return 2

@@ -194,6 +194,7 @@ def ingest_suites(
     reports_quarantined = len(quarantine) - files_quarantined
     study_uids = pq.read_table(out_dir / "phi/studies.parquet", columns=["study_uid"]).column(0).to_pylist()
     reports_in = int(result.get("reports_in", 0))
+    annotations = _count_rows(out_dir / "phi/annotations.parquet")  # presentation states and SR
     return [
         TableSuite(
             "ingest.instances",
@@ -202,10 +203,16 @@ def ingest_suites(
             + unique("sop_instance_uid", "relpath")
             + (
                 row_count(
-                    len(files) - files_quarantined,
-                    f"counts reconcile: {len(files)} files on disk - {files_quarantined} quarantined",
+                    len(files) - files_quarantined - annotations,
+                    f"counts reconcile: {len(files)} files on disk - {files_quarantined} quarantined"
+                    f" - {annotations} annotation objects",
                 ),
             ),
+        ),
+        TableSuite(
+            "ingest.annotations",
+            "phi/annotations.parquet",
+            not_null("path", "kind", "sop_instance_uid", "study_uid") + unique("sop_instance_uid"),
         ),
         TableSuite(
             "ingest.series",

@@ -17,6 +17,7 @@ from radcurate.ingest import OUTPUTS as INGEST_OUTPUTS
 from .expectations import TableSuite, deid_suites, ingest_suites, labeling_suites, nlp_suites
 from .images_stages import (IMAGES_OUTPUTS, SPLITS_OUTPUTS, images_config, images_headline, images_stage,
                             images_suites, splits_config, splits_headline, splits_stage, splits_suites)
+from .lesions_stage import LESIONS_OUTPUTS, lesions_config, lesions_headline, lesions_stage, lesions_suites
 from .stages import (DEID_OUTPUTS, LABELING_OUTPUTS, NLP_OUTPUTS, deid_config, deid_headline, deid_stage,
                      labeling_config, labeling_headline, labeling_stage, nlp_config, nlp_headline, nlp_stage)
 
@@ -88,6 +89,8 @@ def ingest_headline(result: Mapping[str, Any]) -> str:
         f"({result.get('series', 0)} series, {result.get('studies', 0)} studies), "
         f"{result.get('files_quarantined', 0)} quarantined"
     )
+    if result.get("annotations"):
+        text += f", {result['annotations']} annotation objects (GSPS/SR)"
     if result.get("reports_in"):
         text += (
             f"; {result['reports_in']} reports -> {result.get('reports', 0)} linked, "
@@ -157,6 +160,17 @@ PIPELINE: tuple[Stage, ...] = (
         depends_on=("images", "labeling"),
         headline=splits_headline,
         configure=splits_config,
+    ),
+    Stage(
+        name="lesions",
+        function=lesions_stage,
+        inputs=("curated/annotations.parquet", "curated/annotation_references.parquet",
+                "curated/instances.parquet", "curated/measurements.parquet", "curated/recist.parquet"),
+        outputs=LESIONS_OUTPUTS,
+        suite=lesions_suites,
+        depends_on=("deid", "nlp"),
+        headline=lesions_headline,
+        configure=lesions_config,
     ),
 )
 

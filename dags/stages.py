@@ -26,6 +26,9 @@ DEID_OUTPUTS = (
     "curated/reports.parquet",
     "curated/deid_audit.parquet",
     "phi/crosswalk.parquet",
+    "curated/annotations",
+    "curated/annotations.parquet",
+    "curated/annotation_references.parquet",
 )
 NLP_OUTPUTS = (
     "curated/rule_labels.parquet",

@@ -77,6 +77,9 @@ class DeidSummary:
     reports_in: int = 0
     reports: int = 0
     reports_quarantined: int = 0
+    annotations_in: int = 0  # presentation states and SR documents
+    annotations: int = 0
+    annotations_quarantined: int = 0
     quarantine_by_reason: dict[str, int] = field(default_factory=dict)
     batches: int = 0
     seconds: float = 0.0
@@ -218,7 +221,10 @@ def run_deid(out_dir: str | os.PathLike, *, dicom_dir: str | os.PathLike | None 
             config=ReportDeidConfig(scrub=ScrubConfig(style=config.surrogates)))
         reports_out = len(cleaned)
         write_table(cleaned, curated / "reports.parquet")
-    append_quarantine(out / "quarantine.parquet", STAGE, quarantine + list(report_quarantine))
+    from .annotations import run_annotation_deid  # presentation states and SR: same keyer, same shifts
+
+    annotations_in, annotations_out, ann_quarantine = run_annotation_deid(out, keyer, config, client)
+    append_quarantine(out / "quarantine.parquet", STAGE, quarantine + list(report_quarantine) + ann_quarantine)
 
     seconds = time.perf_counter() - started
     return DeidSummary(
@@ -228,7 +234,9 @@ def run_deid(out_dir: str | os.PathLike, *, dicom_dir: str | os.PathLike | None 
         files_with_text=sum(1 for r in rows if r["text_regions_blanked"]),
         text_regions_blanked=sum(r["text_regions_blanked"] for r in rows),
         reports_in=reports_in, reports=reports_out, reports_quarantined=len(report_quarantine),
-        quarantine_by_reason=dict(sorted(Counter(q["reason"] for q in quarantine + list(report_quarantine)).items())),
+        annotations_in=annotations_in, annotations=annotations_out, annotations_quarantined=len(ann_quarantine),
+        quarantine_by_reason=dict(sorted(Counter(
+            q["reason"] for q in quarantine + list(report_quarantine) + ann_quarantine).items())),
         batches=len(batches), seconds=round(seconds, 3),
         files_per_second=round(len(files) / seconds, 2) if files and seconds > 0 else 0.0,
     )

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from radcurate.tables import append_quarantine, write_table
 
+from .annotations import ANNOTATIONS_SCHEMA, split_annotations
 from .config import IngestConfig
 from .headers import ingest_batch
 from .manifests import drop_duplicate_instances, series_table, split_results, study_table
@@ -32,6 +33,7 @@ OUTPUTS = (
     "phi/series.parquet",
     "phi/studies.parquet",
     "phi/reports.parquet",
+    "phi/annotations.parquet",
 )
 
 
@@ -43,6 +45,7 @@ class IngestSummary:
 
     files_found: int = 0
     instances: int = 0
+    annotations: int = 0  # presentation states and SR documents (phi/annotations.parquet)
     files_quarantined: int = 0
     series: int = 0
     studies: int = 0
@@ -83,6 +86,8 @@ def run_ingest(
     candidates, quarantine = split_results(results)
     instances, duplicates = drop_duplicate_instances(candidates)
     quarantine += duplicates
+    instances, annotations, unreadable = split_annotations(instances)
+    quarantine += unreadable
     instances, quarantine, dicomdir_missing = _apply_dicomdirs(root, relpaths, instances, quarantine)
     series = series_table(instances)
     studies = study_table(instances)
@@ -104,11 +109,13 @@ def run_ingest(
     write_table(series, phi / "series.parquet")
     write_table(studies, phi / "studies.parquet")
     write_table(pa.Table.from_pylist(report_rows, schema=REPORT_SCHEMA), phi / "reports.parquet")
+    write_table(annotations, phi / "annotations.parquet", ANNOTATIONS_SCHEMA)
     append_quarantine(out / "quarantine.parquet", STAGE, quarantine)
 
     return IngestSummary(
         files_found=len(relpaths),
         instances=instances.num_rows,
+        annotations=annotations.num_rows,
         files_quarantined=files_quarantined,
         series=series.num_rows,
         studies=studies.num_rows,

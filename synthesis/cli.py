@@ -15,7 +15,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.patients < 1 or args.corrupt < 0 or not 8 <= args.ct_slices <= 256:
         print("synth-export: need --patients >= 1, --corrupt >= 0 and 8 <= --ct-slices <= 256", file=sys.stderr)
         return 2
-    cfg = ExportConfig(ct_size=args.ct_size, ct_slices=args.ct_slices)
+    cfg = ExportConfig(ct_size=args.ct_size, ct_slices=args.ct_slices, annotations=args.annotations)
     t0 = time.perf_counter()
     try:
         out = generate_export(args.out, args.patients, args.seed, corrupt=args.corrupt, config=cfg)
@@ -38,6 +38,8 @@ def register(subparsers) -> None:
     p.add_argument("--patients", type=int, default=3, help="number of patients (default 3)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
     p.add_argument("--corrupt", type=int, default=0, help="number of bad inputs to plant")
+    p.add_argument("--annotations", action="store_true",
+                   help="also write the readers' lesion measurements (GSPS or TID 1500 SR per CT study)")
     p.add_argument("--ct-size", type=int, default=ExportConfig.ct_size, choices=(128, 256, 512),
                    help="rows and columns of each CT slice (default 128)")
     p.add_argument("--ct-slices", type=int, default=ExportConfig.ct_slices,

@@ -24,3 +24,8 @@ class ExportConfig:
     burned_in_dx_rate: float = 0.5  # share of radiographs with burned-in patient text
     burned_in_ct_series_rate: float = 0.34  # share of CT series with text burned into slice 1
     dicomdir_every: int = 2  # every n-th patient arrives as a CD import with a DICOMDIR
+    # The radiologist's measurement objects (GSPS or TID 1500 SR per CT study; truth/annotations).
+    annotations: bool = False
+    nontarget_annotation_rate: float = 0.5  # share of non-target lesions the reader also measures
+    reader_error_mm: float = 1.0  # largest endpoint error of a drawn axis (diameters: up to twice)
+    sr_every: int = 3  # one CT study in sr_every gets an SR measurement report instead of a GSPS

@@ -14,6 +14,7 @@ from pydicom.fileset import FileSet
 
 from radcurate.tables import write_table
 
+from .annotations import ANNOTATION_SCHEMA, AnnotationOutput, write_annotations
 from .config import ExportConfig
 from .corrupt import add_corruptions
 from .dicom_writer import Written, write_patient
@@ -56,24 +57,45 @@ def _table(rows: list[dict], name: str) -> pa.Table:
     return pa.table({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
 
 
-def _as_cd_import(pp: PatientPlan, seed: int, pacs: Path, staged: str, w: Written) -> None:
+def _as_cd_import(pp: PatientPlan, seed: int, pacs: Path, staged: str, w: Written,
+                  ann: AnnotationOutput | None = None) -> None:
     """Move a patient's staged files into a DICOM File-set (DICOMDIR) as a CD import would hold it."""
     fs = FileSet()
     fs.ID = f"CD{pp.index:04d}"
     fs.UID = uid(seed, "fileset", pp.index)
-    for rel, _, _ in w.files:
+    extra = ann.files if ann is not None else []
+    for rel, _, _ in w.files + extra:
         fs.add(pacs / rel)
     dest = pacs / f"CD_IMPORT_{pp.index:03d}"
     fs.write(dest)
     written = FileSet(dest / "DICOMDIR")  # re-read: the in-memory set's records are not reliable here
     by_sop = {inst.SOPInstanceUID: Path(inst.path).relative_to(pacs).as_posix() for inst in written}
-    mapping = {rel: by_sop[sop] for rel, _, sop in w.files}
+    mapping = {rel: by_sop[sop] for rel, _, sop in w.files + extra}
     shutil.rmtree(pacs / staged)
     w.files = [(mapping[r], a, s) for r, a, s in w.files]
     for row in w.phi:
         row["source"] = mapping.get(row["source"], row["source"])
+    if ann is not None:
+        ann.files = [(mapping[r], a, s) for r, a, s in ann.files]
+        for row in ann.phi:
+            row["source"] = mapping.get(row["source"], row["source"])
+        for row in ann.rows:
+            row["path"] = mapping.get(row["path"], row["path"])
     for row in w.burned:
         row["path"] = mapping.get(row["path"], row["path"])
+
+
+def _reported(pp: PatientPlan, seed: int, w: Written) -> dict[str, set[str]]:
+    """Lesion ids each CT report states with a series/image reference (reports are re-derived from
+    the plan: writing them is deterministic and cheap)."""
+    out: dict[str, set[str]] = {}
+    prior_rows: dict = {}
+    for si, sp in enumerate(pp.studies):
+        rep = write_report(pp, si, seed, w.series, prior_rows)
+        if sp.modality == "CT":
+            prior_rows = {r["lesion_id"]: r for r in rep.lesions}
+            out[sp.accession] = {r["lesion_id"] for r in rep.lesions if r.get("series_number") is not None}
+    return out
 
 
 def _reports_csv(rows: list[dict]) -> bytes:
@@ -102,12 +124,18 @@ def generate_export(out: str | Path, patients: int, seed: int, corrupt: int = 0,
         d.mkdir(parents=True)
     plans = plan_export(seed, patients, config)
     studies, findings, lesions, meas, recist, phi, burned, reports = [], [], [], [], [], [], [], []
+    annotations: list[dict] = []
     files: list[tuple[str, str, str]] = []
     for pp in plans:
         staged = f"_staging_{pp.index:03d}" if pp.cd_import else pp.patient.patient_id
         w = write_patient(pp, seed, config, pacs, staged)
+        ann = None
+        if config.annotations:
+            ann = write_annotations(pp, seed, config, pacs, staged, w.series, w.files, _reported(pp, seed, w))
+            annotations += ann.rows
+            phi += ann.phi
         if pp.cd_import:
-            _as_cd_import(pp, seed, pacs, staged, w)
+            _as_cd_import(pp, seed, pacs, staged, w, ann)
         files += w.files
         phi += w.phi
         burned += w.burned
@@ -147,4 +175,8 @@ def generate_export(out: str | Path, patients: int, seed: int, corrupt: int = 0,
                        ("measurements", meas), ("recist", recist), ("phi", phi), ("burned_in", burned),
                        ("corrupt", corrupt_rows)):
         write_table(_table(rows, name), truth / f"{name}.parquet")
+    if config.annotations:
+        schema = ANNOTATION_SCHEMA
+        write_table(pa.table({f.name: [r.get(f.name) for r in annotations] for f in schema}, schema=schema),
+                    truth / "annotations.parquet")
     return out

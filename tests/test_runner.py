@@ -236,6 +236,7 @@ def test_demo_generates_an_export_runs_the_pipeline_and_prints_a_one_screen_summ
     assert code == 0, summary
     assert len(summary.splitlines()) <= 30
     assert "ingest      ran" in summary and "instances" in summary and "reports ->" in summary
+    assert "lesions     ran" in summary and "linked to a report measurement" in summary
     for reason in (
         "empty_file",
         "truncated",
