@@ -1,0 +1,111 @@
+"""Reading curated image rows and writing synthetic ones, in the images table's pixel encoding.
+
+``curated/images/`` (issue 11's contract): one row per frame, pixels as C-order little-endian bytes
+in a fixed-size binary column with ``shape`` and ``dtype``. ``curated/synthetic/<kind>/`` uses the
+same encoding plus provenance columns (generator, parameters JSON, parent keys, seed). Part files
+hold one pixel size each (a fixed-size binary column has one width), zstd-compressed, written
+atomically. numpy, pandas and pyarrow only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from radcurate.tables import atomic_path
+
+KEYS = ["instance_key", "series_key", "study_key", "patient_key"]
+
+
+def decode(buf: bytes, shape: Sequence[int], dtype: str) -> np.ndarray:
+    """The array stored in one ``pixels`` cell."""
+    return np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<")).reshape(tuple(int(s) for s in shape))
+
+
+def encode(arr: np.ndarray) -> bytes:
+    """C-order little-endian bytes of ``arr`` (the ``pixels`` encoding)."""
+    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+
+
+def read_image_rows(curated: Path, modalities: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows of ``curated/images/`` whose modality is one of ``modalities`` (pixels included)."""
+    folder = Path(curated) / "images"
+    if not folder.exists():
+        raise FileNotFoundError(f"{folder} not found: run the images stage first (radcurate images)")
+    frames = []
+    for path in sorted(folder.rglob("*.parquet")):
+        if any(part.startswith((".", "_")) for part in path.relative_to(folder).parts):
+            continue
+        table = pq.read_table(path, columns=list(columns) if columns else None,
+                              filters=[("modality", "in", list(modalities))])
+        if table.num_rows:
+            # the pixel width differs between part files: plain bytes once read
+            frames.append(table.to_pandas())
+    if not frames:
+        return pd.DataFrame(columns=list(columns or KEYS + ["modality", "pixels", "shape", "dtype"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def training_patients(curated: Path) -> set[str]:
+    """Patient keys in the training split (``curated/splits.parquet``)."""
+    path = Path(curated) / "splits.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: synthetic data needs the patient splits (issue 11's images stage)")
+    splits = pq.read_table(path, columns=["patient_key", "split"]).to_pandas()
+    return set(splits.loc[splits["split"] == "train", "patient_key"].astype(str))
+
+
+def write_parts(df: pd.DataFrame, folder: Path, schema: pa.Schema, pixel_columns: Sequence[str],
+                rows_per_part: int = 512) -> list[Path]:
+    """Replace ``folder``'s part files with ``df``: one pixel width per part, zstd, atomic writes."""
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    written: list[Path] = []
+    if df.empty:
+        empty = pa.schema([f if f.name not in pixel_columns else pa.field(f.name, pa.binary()) for f in schema])
+        path = folder / "part-00000.parquet"
+        _write(empty.empty_table(), path)
+        return [path]
+    widths = df[list(pixel_columns)].map(len).astype(str).agg("-".join, axis=1)
+    part = 0
+    for _, group in df.groupby(widths, sort=True):
+        for start in range(0, len(group), rows_per_part):
+            chunk = group.iloc[start:start + rows_per_part]
+            fields = []
+            for f in schema:
+                if f.name in pixel_columns:
+                    f = pa.field(f.name, pa.binary(len(chunk[f.name].iloc[0])), nullable=False)
+                fields.append(f)
+            table = pa.Table.from_pandas(chunk[[f.name for f in fields]], schema=pa.schema(fields), preserve_index=False)
+            path = folder / f"part-{part:05d}.parquet"
+            _write(table, path)
+            written.append(path)
+            part += 1
+    return written
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    tmp = atomic_path(path)
+    try:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=64)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_synthetic(curated: Path, kind: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A ``curated/synthetic/<kind>/`` table (pixel columns as bytes)."""
+    folder = Path(curated) / "synthetic" / kind
+    tables = [pq.read_table(p, columns=list(columns) if columns else None) for p in sorted(folder.glob("part-*.parquet"))]
+    frames = [t.to_pandas() for t in tables if t.num_rows]
+    return pd.concat(frames, ignore_index=True) if frames else (tables[0].to_pandas() if tables else pd.DataFrame())
