@@ -61,6 +61,7 @@ class DenoiseConfig:
     # PSNR/SSIM are computed in HU clipped to this window; data range = its width.
     eval_window: tuple[float, float] = (-1000.0, 1000.0)
     holdout_fraction: float = 0.34  # share of pair patients held out when val/test have no pairs
+    dose_fraction: float | None = None  # train on pairs of this dose only (default: every dose written)
 
 
 @dataclass(frozen=True)

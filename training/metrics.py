@@ -65,10 +65,15 @@ def by_patient(values: np.ndarray, patients: np.ndarray, how: str = "max") -> tu
     return keys, out
 
 
+MIN_PATIENTS = 3  # fewer patients than this: no interval (a resample of two patients says nothing)
+
+
 def patient_bootstrap(patients: np.ndarray, stat: Callable[[np.ndarray], float], n: int = 1000,
                       seed: int = 0) -> tuple[float, float]:
     """95 % percentile interval of ``stat(image_indices)`` over patient resamples (NaN draws skipped)."""
     keys, inv = np.unique(patients, return_inverse=True)
+    if len(keys) < MIN_PATIENTS:
+        return float("nan"), float("nan")
     groups = [np.flatnonzero(inv == i) for i in range(len(keys))]
     rng = np.random.default_rng(seed)
     vals = []

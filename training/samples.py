@@ -134,6 +134,18 @@ def _frames(df: pd.DataFrame) -> list[np.ndarray]:
     return out
 
 
+def one_copy_per_frame(df: pd.DataFrame, size: int) -> pd.DataFrame:
+    """One stored copy per frame (the images stage may add resized copies beside ``native``): the
+    smallest copy still at least ``size`` pixels on its short side, else the largest."""
+    if "preprocessing" not in df.columns or df.empty:
+        return df
+    short = df[["rows", "columns"]].min(axis=1)
+    big_enough = short >= size
+    rank = np.where(big_enough, short, 1_000_000 - short)  # prefer small-but-enough, then largest
+    keep = df.assign(_rank=rank).sort_values(["instance_key", "frame_index", "_rank"])
+    return keep.drop_duplicates(["instance_key", "frame_index"]).drop(columns="_rank").reset_index(drop=True)
+
+
 def _assign_splits(df: pd.DataFrame, splits: dict[str, str], info: dict) -> pd.DataFrame:
     split = df["patient_key"].map(splits)
     info["images_without_split"] = int(split.isna().sum())
@@ -216,8 +228,10 @@ def classify_data(curated: Path, config: TrainConfig) -> TaskData:
     splits = read_splits(curated)
     labels = _study_labels(curated, cfg)
     target, mask, weight, names = label_targets(labels, cfg)
-    cols = ["instance_key", "study_key", "patient_key", "modality", "dtype", "shape", "pixels"]
+    cols = ["instance_key", "study_key", "patient_key", "modality", "frame_index", "preprocessing", "rows",
+            "columns", "dtype", "shape", "pixels"]
     images = read_images(curated, columns=cols, filters=[("modality", "in", list(cfg.modalities))])
+    images = one_copy_per_frame(images, config.image_size)
     info: dict[str, Any] = {"images": int(len(images))}
     images = images[images["study_key"].isin(target.index)].reset_index(drop=True)
     info["images_with_labels"] = int(len(images))
@@ -261,8 +275,8 @@ def segment_data(curated: Path, config: TrainConfig) -> TaskData:
                                            "mask"]).to_pandas()
     lesions = lesions[lesions["mask"].notna()]
     info: dict[str, Any] = {"lesions": int(len(lesions))}
-    meta = read_images(curated, columns=["instance_key", "series_key", "patient_key", "modality"],
-                       filters=[("modality", "=", "CT")])
+    meta = read_images(curated, columns=["instance_key", "series_key", "patient_key", "modality", "preprocessing"],
+                       filters=[("modality", "=", "CT"), ("preprocessing", "=", "native")])
     pos = meta[meta["instance_key"].isin(set(lesions["instance_key"]))]
     rng = np.random.default_rng(config.seed)
     neg = meta[meta["series_key"].isin(set(pos["series_key"])) & ~meta["instance_key"].isin(set(pos["instance_key"]))]
@@ -273,7 +287,7 @@ def segment_data(curated: Path, config: TrainConfig) -> TaskData:
     if not keys:
         raise DataError(f"no CT slice in {curated}/images carries a lesion of lesions.parquet")
     images = read_images(curated, columns=["instance_key", "patient_key", "dtype", "shape", "pixels"],
-                         filters=[("instance_key", "in", keys)])
+                         filters=[("instance_key", "in", keys), ("preprocessing", "=", "native")])
     images = _assign_splits(images.sort_values("instance_key").reset_index(drop=True), splits, info)
     by_key = dict(tuple(lesions.groupby("instance_key")))
     xs, ys = [], []
@@ -289,12 +303,13 @@ def segment_data(curated: Path, config: TrainConfig) -> TaskData:
 
 
 def _holdout(patients: np.ndarray, fraction: float, seed: int) -> dict[str, str]:
-    """Deterministic patient-level val/test from pair patients (hash of key + seed)."""
-    out = {}
-    for p in sorted(set(patients)):
-        u = (zlib.crc32(f"{seed}:{p}".encode()) % 10_000) / 10_000
-        out[p] = "test" if u < fraction / 2 else "val" if u < fraction else "train"
-    return out
+    """Deterministic patient-level val/test from pair patients (ordered by a hash of key + seed):
+    about ``fraction`` of them, half test and half val, at least one test patient when there are two."""
+    keys = sorted(set(patients), key=lambda p: (zlib.crc32(f"{seed}:{p}".encode()), p))
+    n = len(keys)
+    n_test = max(1, round(n * fraction / 2)) if n >= 2 else 0
+    n_val = max(1, round(n * fraction / 2)) if n >= 3 else 0
+    return {p: "test" if i < n_test else "val" if i < n_test + n_val else "train" for i, p in enumerate(keys)}
 
 
 def denoise_data(curated: Path, config: TrainConfig) -> TaskData:
@@ -306,14 +321,22 @@ def denoise_data(curated: Path, config: TrainConfig) -> TaskData:
     low = read_images(folder) if folder.is_dir() else pd.DataFrame()
     if low.empty:
         raise DataError(f"no low-dose pairs in {folder}: run `radcurate synthesize lowdose` first")
+    if cfg.dose_fraction is not None and "dose_fraction" in low.columns:
+        low = low[np.isclose(low["dose_fraction"].astype(float), cfg.dose_fraction)]
+        if low.empty:
+            raise DataError(f"no low-dose pairs at dose fraction {cfg.dose_fraction}")
     info: dict[str, Any] = {"pairs": int(len(low))}
-    low = low.sort_values(["instance_key"] + (["seed"] if "seed" in low.columns else [])).reset_index(drop=True)
+    if "dose_fraction" in low.columns:
+        info["dose_fractions"] = sorted(float(d) for d in low["dose_fraction"].unique())
+    order = [c for c in ("instance_key", "frame_index", "dose_fraction", "seed") if c in low.columns]
+    low = low.sort_values(order).reset_index(drop=True)
     if "full_dose_pixels" in low.columns:
         full = low[["instance_key", "dtype", "shape"]].assign(pixels=low["full_dose_pixels"])
     else:
         keys = sorted(set(low["instance_key"]))
         full = read_images(curated, columns=["instance_key", "dtype", "shape", "pixels"],
-                           filters=[("instance_key", "in", keys)]).drop_duplicates("instance_key")
+                           filters=[("instance_key", "in", keys), ("preprocessing", "=", "native")]
+                           ).drop_duplicates("instance_key")
         full = low[["instance_key"]].merge(full, on="instance_key", how="left")
         if full["pixels"].isna().any():
             raise DataError("low-dose rows whose full-dose image is missing from curated/images")
