@@ -80,6 +80,9 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on CUDA when supported, else fp16; fp32 on CPU) | fp32 | bf16 | fp16
     channels_last: bool = True
     compile: bool = False
+    # Keep the whole decoded training set in GPU memory when it takes at most this share of the free
+    # memory (batches are then indexed on the GPU: no host gather, pinning or copy per step); 0: never.
+    data_on_device: float = 0.25
     deterministic: bool = True  # deterministic kernels (cuDNN); off trades bitwise resume for speed
     bootstrap: int = 1000  # patient resamples for the 95 % CIs
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
@@ -102,7 +105,7 @@ class TrainConfig:
     def training_hash(self) -> str:
         """Hash of everything that changes the weights except ``epochs`` (a run may be extended)."""
         d = self.to_dict()
-        for k in ("epochs", "device", "bootstrap"):
+        for k in ("epochs", "device", "bootstrap", "data_on_device"):
             d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 

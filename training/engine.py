@@ -110,10 +110,11 @@ def loss_terms(task: str, model, data: TaskData, idx: torch.Tensor, rt: Runtime,
                channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss sum, count) of the samples ``idx`` of ``data`` under autocast."""
     dev = rt.device
-    pin = dev.type == "cuda"
+    on_host = data.x.device.type == "cpu"
+    pin = dev.type == "cuda" and on_host
 
     def move(t):
-        t = t[idx]
+        t = t[idx.to(t.device)]
         return (t.pin_memory() if pin else t).to(dev, non_blocking=pin)
 
     x = move(data.x)
@@ -263,6 +264,11 @@ def train(curated: str | os.PathLike, out: str | os.PathLike, config: TrainConfi
         train_model = torch.nn.parallel.DistributedDataParallel(
             train_model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
 
+    if rt.device.type == "cuda" and config.data_on_device > 0:
+        free, _ = torch.cuda.mem_get_info(rt.device)
+        if tr.nbytes() + va.nbytes() <= config.data_on_device * free:
+            tr, va = tr.to(rt.device), va.to(rt.device)
+            record["data_on_device"] = True
     batch = effective_batch(len(tr), config.batch_size, rt.world)
     per = batch // rt.world
     for epoch in range(start, config.epochs):

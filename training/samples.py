@@ -62,6 +62,15 @@ class TaskData:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.x, self.y, self.mask, self.weight) if t is not None)
+
+    def to(self, device) -> "TaskData":
+        """The same samples with their tensors on ``device`` (keys and splits stay numpy)."""
+        mv = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return TaskData(mv(self.x), mv(self.y), self.patient, self.split, self.key, mv(self.mask),
+                        mv(self.weight), self.names, self.info)
+
 
 # --- splits and data version -------------------------------------------------------------------
 
