@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -199,8 +200,11 @@ def test_ddp_two_processes_match_one(tmp_path):
     code, _, err = run_cli(*args, "--out", tmp_path / "one")
     assert code == 0, err
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    with socket.socket() as sock:  # a free port: other test sessions may share this machine
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", "29531", "-m", "radcurate.training.cli", *map(str, args),
+                          "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "radcurate.training.cli", *map(str, args),
                           "--out", str(tmp_path / "two")], capture_output=True, text=True, timeout=300, env=env)
     assert two.returncode == 0, two.stderr[-3000:]
     rec = json.loads((tmp_path / "two" / "run.json").read_text())
