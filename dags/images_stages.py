@@ -107,7 +107,9 @@ def splits_suites(out_dir, inputs: Mapping[str, Any], result: Mapping[str, Any])
     """No patient, study or image in two splits; every image has a split; folds in range."""
     out = Path(out_dir)
     folds = int(result.get("folds", 5))
-    images = pq.read_table(out / "curated/images", columns=["instance_key"]).column(0).unique()
+    from radcurate.training.data import read_images
+
+    images = read_images(out / "curated", columns=["instance_key"])["instance_key"].unique()
     per_image = pq.read_table(out / "curated/image_splits.parquet",
                               columns=["study_key", "patient_key", "split"]).to_pandas()
     study_pairs = len(per_image.drop_duplicates(["study_key", "split"]))

@@ -31,11 +31,14 @@ class ImagesConfig:
     part_mb: float = 256.0
     row_group_mb: float = 16.0
     task_mb: float = 128.0
-    compression_level: int = 3  # zstd
+    compression: str = "zstd"  # or "lz4" (decodes ~5x faster here, files ~1.3x larger) or "none"
+    compression_level: int | None = 1  # zstd level; decoding speed hardly depends on it
 
     def __post_init__(self):
         if int(self.resize) < 0:
             raise ValueError("resize must be >= 0 (0: no resized copy)")
+        if str(self.compression).lower() not in ("zstd", "lz4", "snappy", "gzip", "brotli", "none"):
+            raise ValueError(f"unknown compression {self.compression!r}")
         for name in ("part_mb", "row_group_mb", "task_mb"):
             if float(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be > 0")

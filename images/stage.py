@@ -30,6 +30,7 @@ from radcurate.training.data import IMAGE_FIELDS, encode_pixels, images_schema
 from .config import ImagesConfig
 
 STAGE = "images"
+DICTIONARY_COLUMNS = [f.name for f in IMAGE_FIELDS if f.type == pa.string()]
 MB = 1 << 20
 
 
@@ -51,9 +52,10 @@ class ImagesSummary:
         return asdict(self)
 
 
-def plan_tasks(instances: pd.DataFrame, config: ImagesConfig) -> list[list[dict]]:
+def plan_tasks(instances: pd.DataFrame, config: ImagesConfig, workers: int = 1) -> list[list[dict]]:
     """Instances in series order (slice position, then instance number), with ``slice_index``,
-    cut into tasks of about ``config.task_mb`` of estimated pixels."""
+    cut into tasks of about ``config.task_mb`` of estimated pixels, and into at least two tasks per
+    worker when there is that much work."""
     if instances.empty:
         return []
     inst = instances.copy()
@@ -63,7 +65,7 @@ def plan_tasks(instances: pd.DataFrame, config: ImagesConfig) -> list[list[dict]
     first = inst.groupby("series_key", sort=False)["number_of_frames"].cumsum() - inst["number_of_frames"]
     inst["slice_index"] = first.astype(int)
     est = (inst["rows"].fillna(512) * inst["columns"].fillna(512) * inst["number_of_frames"] * 2).astype(float)
-    limit = float(config.task_mb) * MB
+    limit = min(float(config.task_mb) * MB, max(float(est.sum()) / (2 * max(1, workers)), 1.0))
     tasks: list[list[dict]] = []
     current: list[dict] = []
     size = 0.0
@@ -105,8 +107,11 @@ class _PartWriter:
         self.seq += 1
         final = self.folder / name
         tmp = self.folder / f".{name}.{uuid.uuid4().hex}.tmp"
-        writer = pq.ParquetWriter(tmp, images_schema(n), compression="zstd",
-                                  compression_level=self.config.compression_level)
+        comp = str(self.config.compression).lower()
+        level = self.config.compression_level if comp in ("zstd", "gzip", "brotli") else None
+        # no dictionary for pixels: images never repeat, and trying costs writes 3x, reads 1.4x
+        writer = pq.ParquetWriter(tmp, images_schema(n), compression=comp, compression_level=level,
+                                  use_dictionary=DICTIONARY_COLUMNS)
         return [writer, tmp, final, 0, []]
 
     def _flush(self, n: int) -> None:
@@ -226,7 +231,8 @@ def run_images(
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    tasks = plan_tasks(instances, config)
+    workers = len(client.scheduler_info().get("workers", {})) if client is not None else 1
+    tasks = plan_tasks(instances, config, workers)
     if client is None:
         results = [images_task(i, t, str(curated), config) for i, t in enumerate(tasks)]
     else:

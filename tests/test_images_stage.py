@@ -19,7 +19,6 @@ from pydicom.pixels import apply_modality_lut
 from radcurate.dags.commands import format_summary
 from radcurate.dags.expectations import validate
 from radcurate.dags.images_stages import images_suites
-from radcurate.dags.runner import run_pipeline
 from radcurate.images import ImagesConfig, run_images
 from radcurate.training.data import decode_pixels, read_images
 
@@ -45,13 +44,8 @@ def frames_of(ds: pydicom.Dataset, arr: np.ndarray) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def run(synth_export, tmp_path_factory):
-    out = tmp_path_factory.mktemp("images_run")
-    inputs = {"dicom": synth_export / "pacs", "reports": synth_export / "ris" / "reports.csv"}
-    report = run_pipeline(inputs, out, workers=0, log=lambda line: None,
-                          config={"deid": {"crosswalk": True}, "images": SMALL_PARTS})
-    assert report.ok, [(o.name, o.status, o.message) for o in report.outcomes]
-    return out, report
+def run(images_run):
+    return images_run
 
 
 def test_one_row_per_image_and_pixels_equal_pydicom_for_every_transfer_syntax(run):
@@ -217,3 +211,23 @@ def test_the_run_summary_counts_images_patients_per_split_and_quarantine(run):
     splits = pd.read_parquet(out / "curated" / "splits.parquet")
     for name in ("train", "val", "test"):
         assert f"{name} {int((splits['split'] == name).sum())}" in splits_line
+
+
+def test_radcurate_images_command(run, tmp_path, capsys):
+    from radcurate.dags.cli import main
+
+    out, _ = run
+    assert main(["images", "--curated", str(tmp_path / "nowhere")]) == 2
+    curated = tmp_path / "curated"
+    shutil.copytree(out / "curated" / "dicom", curated / "dicom")
+    for t in ("instances", "studies", "labels"):
+        shutil.copy(out / "curated" / f"{t}.parquet", curated)
+    assert main(["images", "--curated", str(curated), "--workers", "0", "--resize", "0",
+                 "--fractions", "0.8,0.1"]) == 2
+    capsys.readouterr()
+    assert main(["images", "--curated", str(curated), "--workers", "0", "--resize", "0"]) == 0
+    text = capsys.readouterr().out
+    n = len(pd.read_parquet(curated / "instances.parquet"))
+    assert f"{n} curated images -> {n} decoded" in text and "0 resized copies" in text
+    assert "splits: 3 patients" in text
+    assert (curated / "splits.parquet").exists() and len(read_images(curated, columns=["instance_key"])) == n

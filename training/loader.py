@@ -213,7 +213,10 @@ class CuratedImages(IterableDataset):
         width = col.type.byte_width
         buf = np.frombuffer(col.buffers()[1], dtype=np.uint8)[col.offset * width:(col.offset + len(col)) * width]
         all_rows = buf.view(np.dtype(unit.dtype).newbyteorder("<")).reshape(len(col), *unit.shape)
-        return all_rows[unit.rows]  # fancy index: one copy, owned by this worker
+        lo, n = int(unit.rows[0]), len(unit.rows)
+        if int(unit.rows[-1]) - lo == n - 1:  # a contiguous run (the usual case): a view, no copy
+            return all_rows[lo:lo + n]
+        return all_rows[unit.rows]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rng = np.random.default_rng([self.seed, self.epoch, 1 + (get_worker_info().id if get_worker_info() else 0)])
@@ -244,7 +247,7 @@ class CuratedImages(IterableDataset):
 
 def _image_tensor(a: np.ndarray) -> torch.Tensor:
     """(H, W) -> (1, H, W); (H, W, C) -> (C, H, W)."""
-    t = torch.from_numpy(np.ascontiguousarray(a))
+    t = torch.from_numpy(np.array(a, copy=True))  # own the memory (``a`` may view Arrow's buffer)
     return t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
 
 
