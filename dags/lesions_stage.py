@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Mapping
 
-from .expectations import Expectation, TableSuite, _count_rows, _quarantine_sources, not_null, row_count, unique
+from .expectations import Expectation, TableSuite, not_null, row_count, unique
 
 LESIONS_OUTPUTS = ("curated/lesions.parquet", "curated/recist_images.parquet")
 
@@ -32,6 +32,8 @@ def lesions_headline(result: Mapping[str, Any]) -> str:
     text = (f"{result.get('lesions', 0)} lesions: {result.get('annotated', 0)} annotated "
             f"({result.get('linked', 0)} linked to a report measurement, {result.get('unlinked', 0)} unlinked), "
             f"{result.get('report_only', 0)} from report text only; {result.get('mask_method', '')} masks")
+    if result.get("pixels_blanked"):
+        text += f"; {result['pixels_blanked']} on pixels de-id blanked"
     if result.get("recist_compared"):
         text += (f"; RECIST from images agrees with text on {result['recist_agree']}/"
                  f"{result['recist_compared']} studies")
@@ -42,7 +44,7 @@ def lesions_suites(out_dir: str | Path, inputs: Mapping[str, Any], result: Mappi
     """Lesions: keys present, every cross a row or a quarantine row, sizes and links plausible."""
     out_dir = Path(out_dir)
     crosses = int(result.get("crosses_in", 0))
-    quarantined = len(_quarantine_sources(out_dir, "lesions"))
+    quarantined = int(result.get("crosses_quarantined", 0))  # crosses whose image is not curated
     report_only = int(result.get("report_only", 0))
     return [TableSuite("lesions.lesions", "curated/lesions.parquet",
                        not_null("lesion_key", "patient_key", "study_key", "source") + unique("lesion_key")

@@ -223,7 +223,8 @@ def run_deid(out_dir: str | os.PathLike, *, dicom_dir: str | os.PathLike | None 
         write_table(cleaned, curated / "reports.parquet")
     from .annotations import run_annotation_deid  # presentation states and SR: same keyer, same shifts
 
-    annotations_in, annotations_out, ann_quarantine = run_annotation_deid(out, keyer, config, client)
+    # A handful of small files per study: in this process (a cluster's scheduler may predate the module).
+    annotations_in, annotations_out, ann_quarantine = run_annotation_deid(out, keyer, config)
     append_quarantine(out / "quarantine.parquet", STAGE, quarantine + list(report_quarantine) + ann_quarantine)
 
     seconds = time.perf_counter() - started

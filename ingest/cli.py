@@ -55,6 +55,8 @@ def main(args: argparse.Namespace) -> int:
         f"ingest: {summary.files_found} files -> {summary.instances} instances, "
         f"{summary.series} series, {summary.studies} studies; {summary.files_quarantined} files quarantined"
     )
+    if summary.annotations:
+        print(f"annotations: {summary.annotations} presentation states / SR documents (phi/annotations.parquet)")
     if args.reports:
         print(
             f"reports: {summary.reports_in} rows -> {summary.reports} linked, "

@@ -91,7 +91,8 @@ def run_lesions(out_dir: str | os.PathLike, config: LesionsConfig = LesionsConfi
             crosses = read_crosses(str(curated / a.path), a.kind)
         except Exception as exc:
             quarantine.append({"source": a.annotation_key, "reason": "unreadable_annotation",
-                               "detail": f"{a.kind} content cannot be read ({type(exc).__name__})"})
+                               "detail": f"{a.kind} content is not a readable measurement object "
+                                         f"({type(exc).__name__})"})
             continue
         for i, c in enumerate(crosses):
             crosses_in += 1
@@ -117,6 +118,7 @@ def run_lesions(out_dir: str | os.PathLike, config: LesionsConfig = LesionsConfi
                 row.update(finding=c.finding, location=c.location)
             rows.append(row)
     _add_masks(rows, curated, config)
+    _flag_blanked(rows, curated)
     for r in rows:
         for k in [k for k in r if k.startswith("_")]:
             del r[k]
@@ -148,8 +150,11 @@ def run_lesions(out_dir: str | os.PathLike, config: LesionsConfig = LesionsConfi
     return {
         "annotations_in": int(len(ann)), "crosses_in": crosses_in, "lesions": int(len(df)),
         "annotated": int(len(drawn)), "linked": int(drawn["report_key"].notna().sum()),
-        "unlinked": int(drawn["report_key"].isna().sum()), "report_only": int((df["source"] == "report").sum()),
-        "quarantined": len(quarantine), "quarantine_by_reason": dict(Counter(q["reason"] for q in quarantine)),
+        "unlinked": int(drawn["report_key"].isna().sum()),
+        "pixels_blanked": int(drawn["pixels_blanked"].fillna(False).astype(bool).sum()), "report_only": int((df["source"] == "report").sum()),
+        "quarantined": len(quarantine),
+        "crosses_quarantined": sum(1 for q in quarantine if q["reason"] == "unresolved_reference"),
+        "quarantine_by_reason": dict(Counter(q["reason"] for q in quarantine)),
         "mask_method": config.mask_method, "recist_rows": int(len(recist)),
         "recist_compared": int(len(compared)),
         "recist_agree": int(compared["response_agrees"].sum()) if len(compared) else 0,
@@ -171,6 +176,22 @@ def _add_masks(rows: list[dict], curated: Path, config: LesionsConfig) -> None:
                 mask = ellipse_mask(r["_long"], r["_short"], box)
             r.update(box_x0=box[0], box_y0=box[1], box_x1=box[2], box_y1=box[3],
                      mask=np.ascontiguousarray(mask, np.uint8).tobytes(), mask_method=config.mask_method)
+
+
+def _flag_blanked(rows: list[dict], curated: Path) -> None:
+    """``pixels_blanked``: de-id blanked a region (burned-in text, as it judged) overlapping the box."""
+    path = curated / "deid_audit.parquet"
+    blanked: dict[str, list[tuple]] = {}
+    if path.exists():
+        import pyarrow.parquet as pq
+
+        audit = pq.read_table(path, columns=["instance_key", "action", "x0", "y0", "x1", "y1"],
+                              filters=[("action", "==", "blanked")]).to_pylist()
+        for a in audit:
+            blanked.setdefault(a["instance_key"], []).append((a["x0"], a["y0"], a["x1"], a["y1"]))
+    for r in rows:
+        r["pixels_blanked"] = any(x0 < r["box_x1"] and r["box_x0"] < x1 and y0 < r["box_y1"] and r["box_y0"] < y1
+                                  for x0, y0, x1, y1 in blanked.get(r["instance_key"], ()))
 
 
 def _int(v) -> int | None:

@@ -39,6 +39,8 @@ LESIONS_SCHEMA = pa.schema([
     pa.field("box_x1", pa.int32()), pa.field("box_y1", pa.int32()),
     pa.field("mask", pa.binary()),  # uint8 0/1, C order, (box_y1-box_y0) x (box_x1-box_x0)
     pa.field("mask_method", pa.string()),
+    # de-id blanked a (supposed burned-in text) region overlapping the box: the lesion may be erased
+    pa.field("pixels_blanked", pa.bool_()),
     # the linked report measurement (null when none)
     pa.field("report_key", pa.string()),
     pa.field("sentence_index", pa.int32()),
@@ -86,14 +88,19 @@ def _num(v) -> float | None:
     return None if math.isnan(f) else f
 
 
-def size_difference(row: dict, m: pd.Series) -> float:
-    """Disagreement (mm) between a cross and a report measurement, over the axes both state."""
+def size_difference(row: dict, m: pd.Series, off_peak: bool = False) -> float:
+    """Disagreement (mm) between a cross and a report measurement, over the axes both state.
+
+    ``off_peak``: the cross is on the slice next to the cited one, where a lesion looks smaller than
+    at its widest: a smaller cross counts a quarter, a larger one fully.
+    """
     diffs = []
-    ml, ms = _num(m["long_axis_mm"]), _num(m["short_axis_mm"])
-    if ml is not None and row["long_axis_mm"] is not None:
-        diffs.append(abs(ml - row["long_axis_mm"]))
-    if ms is not None and row["short_axis_mm"] is not None:
-        diffs.append(abs(ms - row["short_axis_mm"]))
+    for axis in ("long_axis_mm", "short_axis_mm"):
+        stated, drawn = _num(m[axis]), row[axis]
+        if stated is None or drawn is None:
+            continue
+        d = drawn - stated
+        diffs.append(max(d, 0.0) + 0.25 * max(-d, 0.0) if off_peak else abs(d))
     return float(np.mean(diffs)) if diffs else float("inf")
 
 
@@ -119,7 +126,7 @@ def link(rows: list[dict], measurements: pd.DataFrame, config: LinkConfig = Link
             gap = abs(int(m.at[mi, "image"]) - int(row["instance_number"]))
             if gap > 1:
                 continue
-            diff = size_difference(row, m.loc[mi])
+            diff = size_difference(row, m.loc[mi], off_peak=gap > 0)
             conf = math.exp(-diff / config.size_scale_mm) * (1.0 if gap == 0 else config.neighbour_penalty)
             if conf >= config.min_confidence:
                 candidates.append((conf, ri, mi, diff))

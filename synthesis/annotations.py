@@ -126,6 +126,12 @@ def study_crosses(pp: PatientPlan, sp: StudyPlan, seed: int, si: int, cfg: Expor
             if draw >= cfg.nontarget_annotation_rate:
                 continue
         image = min(z_of, key=lambda i: abs(z_of[i] - les.center[2]))
+        if rng.random() < cfg.adjacent_slice_rate:  # measured on the next slice, where it still looks large
+            step = 1 if rng.random() < 0.5 else -1
+            for nb in (image + step, image - step):
+                if nb in z_of and ((z_of[nb] - les.center[2]) / (les.depth_mm / 2)) ** 2 <= 1 - 0.6 ** 2:
+                    image = nb
+                    break
         tz = ((z_of[image] - les.center[2]) / (les.depth_mm / 2)) ** 2
         if tz >= 1.0:
             continue

@@ -29,3 +29,4 @@ class ExportConfig:
     nontarget_annotation_rate: float = 0.5  # share of non-target lesions the reader also measures
     reader_error_mm: float = 1.0  # largest endpoint error of a drawn axis (diameters: up to twice)
     sr_every: int = 3  # one CT study in sr_every gets an SR measurement report instead of a GSPS
+    adjacent_slice_rate: float = 0.15  # share of crosses drawn on the slice next to the one the report cites

@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pydicom
 import pydicom.data
 import pytest
@@ -51,12 +52,14 @@ def pydicom_ingest(pydicom_tree, tmp_path_factory):
 
 
 def test_every_file_of_pydicom_test_data_is_an_instance_or_quarantined_once(pydicom_tree, pydicom_ingest):
-    summary, instances, quarantine, _ = pydicom_ingest
+    summary, instances, quarantine, out = pydicom_ingest
     disk = files_on_disk(pydicom_tree)
     assert len(disk) > 150
-    accounted = list(instances["relpath"]) + list(quarantine["source"])
+    annotations = read_table(out / "phi/annotations.parquet")  # the corpus' SR documents
+    assert set(annotations["kind"]) == {"SR"} and summary.annotations == len(annotations) > 0
+    accounted = list(instances["relpath"]) + list(annotations["relpath"]) + list(quarantine["source"])
     assert sorted(accounted) == sorted(disk)  # each file exactly once
-    assert summary.files_found == len(disk) == summary.instances + summary.files_quarantined
+    assert summary.files_found == len(disk) == summary.instances + summary.annotations + summary.files_quarantined
     assert set(quarantine["stage"]) == {"ingest"}
     assert quarantine["detail"].notna().all()
 
@@ -82,11 +85,12 @@ def test_broken_files_are_quarantined_with_the_reason_a_user_needs(pydicom_inges
 
 
 def test_same_image_in_other_encodings_is_kept_once_first_by_path(pydicom_ingest):
-    _, instances, quarantine, _ = pydicom_ingest
+    _, instances, quarantine, out = pydicom_ingest
     assert instances["sop_instance_uid"].is_unique
     dups = quarantine[quarantine["reason"] == "duplicate_sop_instance"]
     assert len(dups) > 20
-    by_uid = dict(zip(instances["sop_instance_uid"], instances["relpath"]))
+    kept = pd.concat([instances, read_table(out / "phi/annotations.parquet")])  # SR copies too
+    by_uid = dict(zip(kept["sop_instance_uid"], kept["relpath"]))
     for source in dups["source"]:
         uid = pydicom.dcmread(PYDICOM_DATA / source, stop_before_pixels=True, force=True).SOPInstanceUID
         kept = by_uid[uid]

@@ -56,6 +56,7 @@ def test_every_annotation_becomes_a_lesion_row_with_diameters_within_the_reader_
     lesions = pd.read_parquet(out / "curated" / "lesions.parquet")
     assert set(truth["source"]) == {"GSPS", "SR"}
     assert len(lesions[lesions["source"] != "report"]) == len(truth) == len(matched)
+    assert lesions.loc[lesions["source"] != "report", "pixels_blanked"].notna().all()
     for t, row in matched:
         assert row["source"] == t.source
         bound = 2 * t.max_endpoint_error_mm + 0.05  # each endpoint off by at most the reader error
@@ -148,7 +149,8 @@ def test_recist_from_annotation_diameters_agrees_with_the_reports(out):
     rec = pd.read_parquet(out / "curated" / "recist_images.parquet")
     assert len(rec) and (rec["derived_from"] == "annotations").all()
     compared = rec[rec["text_response"].notna()]
-    assert len(compared) and compared["sum_difference_mm"].abs().max() <= 10
+    # a reader who measured on the slice next to the widest one draws smaller: sums agree in the median
+    assert len(compared) and compared["sum_difference_mm"].abs().median() <= 3
     assert compared["response_agrees"].mean() >= 0.75
 
 
@@ -158,7 +160,9 @@ def test_linker_keeps_unlinked_annotations_and_unannotated_measurements():
             dict(lesion_key="b", patient_key="P", study_key="S", series_number=3, instance_number=12,
                  source="GSPS", long_axis_mm=9.0, short_axis_mm=7.0),
             dict(lesion_key="c", patient_key="P", study_key="S", series_number=3, instance_number=30,
-                 source="SR", long_axis_mm=15.0, short_axis_mm=10.0)]
+                 source="SR", long_axis_mm=15.0, short_axis_mm=10.0),
+            dict(lesion_key="d", patient_key="P", study_key="S", series_number=3, instance_number=49,
+                 source="GSPS", long_axis_mm=24.0, short_axis_mm=16.0)]  # next slice: smaller than stated
     m = pd.DataFrame([dict(report_key="R", study_key="S", patient_key="P", series=3, image=12, long_axis_mm=9.0,
                            short_axis_mm=7.0, finding="nodule", kind="lesion", location="right upper lobe",
                            lesion_label=None, timepoint="current", sentence_index=4, char_start=100, char_end=140),
@@ -168,13 +172,17 @@ def test_linker_keeps_unlinked_annotations_and_unannotated_measurements():
                            char_end=80),
                       dict(report_key="R", study_key="S", patient_key="P", series=3, image=50, long_axis_mm=30.0,
                            short_axis_mm=20.0, finding="mass", kind="lesion", location="right lower lobe",
-                           lesion_label=None, timepoint="current", sentence_index=5, char_start=150, char_end=190)])
+                           lesion_label=None, timepoint="current", sentence_index=5, char_start=150, char_end=190),
+                      dict(report_key="R", study_key="S", patient_key="P", series=3, image=80, long_axis_mm=12.0,
+                           short_axis_mm=9.0, finding="nodule", kind="lesion", location="left upper lobe",
+                           lesion_label=None, timepoint="current", sentence_index=6, char_start=200, char_end=230)])
     got = {r["lesion_key"]: r for r in link([dict(r) for r in rows], m, LinkConfig())}
     assert got["a"]["location"] == "left lower lobe" and got["a"]["lesion_label"] == "Target lesion 1"
     assert got["b"]["location"] == "right upper lobe" and got["a"]["link_confidence"] == 1.0
     assert got["c"].get("report_key") is None  # no report measurement cites image 30
+    assert got["d"]["location"] == "right lower lobe" and 0 < got["d"]["link_confidence"] < got["b"]["link_confidence"]
     report_only = [r for r in got.values() if r["source"] == "report"]
-    assert len(report_only) == 1 and report_only[0]["instance_number"] == 50
+    assert len(report_only) == 1 and report_only[0]["instance_number"] == 80
 
 
 def test_grabcut_refines_a_sloppy_cross_on_a_round_lesion():
@@ -194,3 +202,13 @@ def test_grabcut_refines_a_sloppy_cross_on_a_round_lesion():
     ell, cut = ellipse_mask(long, short, box), grabcut_mask(image, long, short, box)
     assert cut.shape == ell.shape == truth.shape
     assert dice(cut) > dice(ell) and dice(cut) > 0.9
+
+
+def test_annotated_export_is_byte_identical_for_the_same_seed(tmp_path):
+    a = generate_export(tmp_path / "a", patients=1, seed=5, config=ExportConfig(annotations=True))
+    b = generate_export(tmp_path / "b", patients=1, seed=5, config=ExportConfig(annotations=True))
+    truth = pd.read_parquet(a / "truth" / "annotations.parquet")
+    assert len(truth)
+    for rel in truth["path"].unique():
+        assert (a / "pacs" / rel).read_bytes() == (b / "pacs" / rel).read_bytes()
+    assert (a / "truth/annotations.parquet").read_bytes() == (b / "truth/annotations.parquet").read_bytes()

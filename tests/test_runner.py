@@ -87,7 +87,7 @@ def test_run_writes_validated_outputs_and_a_manifest(export, baseline):
     assert stage["status"] == "ran" and len(stage["input_fingerprint"]) == 64
     counts = stage["counts"]
     assert manifest["row_counts"]["phi/instances.parquet"] == counts["instances"]
-    assert counts["instances"] + counts["files_quarantined"] == counts["files_found"]
+    assert counts["instances"] + counts["annotations"] + counts["files_quarantined"] == counts["files_found"]
     assert counts["reports"] == 2 and manifest["quarantine"]["ingest"]["unmatched_accession"] == 1
     checks = [c for suite in stage["validation"] for c in suite["checks"]]
     assert len(checks) > 10 and all(c["success"] for c in checks)
