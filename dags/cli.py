@@ -22,6 +22,7 @@ STAGE_CLI_MODULES = [
     "radcurate.labeling.cli",
     "radcurate.images.cli",
     "radcurate.training.cli",
+    "radcurate.dags.synthesis_stages",
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from radcurate.cluster import add_cluster_arguments
 
-from .pipeline import PIPELINE
+from .pipeline import OPTIONAL_STAGES, PIPELINE
 from .runner import RunReport, run_pipeline
 
 
@@ -133,7 +133,7 @@ def load_config(path: str | None) -> dict[str, dict[str, Any]]:
             raise ValueError(f"not valid YAML ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise ValueError("expected a mapping of stage name -> settings")
-    stages = {s.name: s for s in PIPELINE}
+    stages = {s.name: s for s in PIPELINE + OPTIONAL_STAGES}
     unknown = sorted(set(data) - set(stages))
     if unknown:
         raise ValueError(
@@ -153,14 +153,15 @@ def format_summary(report: RunReport, export: Path | None = None) -> str:
     """One screen: status and counts per stage, quarantine by reason, validation, outputs."""
     from .manifest import quarantine_counts
 
-    headline = {s.name: s.headline for s in PIPELINE}
+    headline = {s.name: s.headline for s in PIPELINE + OPTIONAL_STAGES}
     lines = [f"radcurate run {report.run_id}: {'OK' if report.ok else 'FAILED'}", ""]
-    lines.append(f"{'stage':<12}{'status':<19}{'time':>7}  counts")
+    w = max([12] + [len(o.name) + 2 for o in report.outcomes])  # optional stages have longer names
+    lines.append(f"{'stage':<{w}}{'status':<19}{'time':>7}  counts")
     for o in report.outcomes:
         fn = headline.get(o.name)
         counts = fn(o.result) if (fn and o.result) else _generic_counts(o.result)
         detail = counts or (o.message.splitlines()[0] if o.message else "")
-        lines.append(f"{o.name:<12}{o.status:<19}{o.seconds:>6.1f}s  {detail}")
+        lines.append(f"{o.name:<{w}}{o.status:<19}{o.seconds:>6.1f}s  {detail}")
     quarantine = quarantine_counts(report.out_dir)
     if quarantine:
         lines += ["", "quarantine (OUT/quarantine.parquet):"]

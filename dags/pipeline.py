@@ -175,6 +175,40 @@ PIPELINE: tuple[Stage, ...] = (
 )
 
 
+# Optional stages: off by default; a section in the run's config switches one on
+# (e.g. `synthesize_lowdose: {}`). Not part of PIPELINE, which is what every run executes.
+from . import synthesis_stages as _synth  # noqa: E402
+
+OPTIONAL_STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="synthesize_lowdose",
+        function=_synth.lowdose_stage,
+        inputs=("curated/images", "curated/splits.parquet"),
+        outputs=_synth.OUTPUTS["lowdose"],
+        suite=_synth.synthesis_suites("lowdose"),
+        depends_on=("splits",),
+        headline=_synth.headline,
+        configure=_synth.lowdose_config,
+    ),
+    Stage(
+        name="synthesize_lesions",
+        function=_synth.lesions_stage,
+        inputs=("curated/images", "curated/splits.parquet"),
+        outputs=_synth.OUTPUTS["lesions"],
+        suite=_synth.synthesis_suites("lesions"),
+        depends_on=("splits",),
+        headline=_synth.headline,
+        configure=_synth.lesions_config,
+    ),
+)
+
+
+def active(stages: Sequence[Stage], config: Mapping[str, Any] | None) -> list[Stage]:
+    """The stages a run executes: ``stages`` plus the optional stages named in ``config``."""
+    names = {s.name for s in stages}
+    return list(stages) + [s for s in OPTIONAL_STAGES if s.name in (config or {}) and s.name not in names]
+
+
 def ordered(stages: Sequence[Stage]) -> list[Stage]:
     """Stages in dependency order (stable with respect to the listed order); rejects cycles and
     unknown dependencies with a clear error."""

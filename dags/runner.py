@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 from radcurate.cluster import open_client
 
 from .expectations import CheckResult, SuiteResult, format_report, validate
-from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, ordered
+from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, active, ordered
 
 STATE_DIR = "_state"
 DONE = "complete"
@@ -89,7 +89,7 @@ def run_pipeline(
     paths = {k: (Path(v).resolve() if v is not None else None) for k, v in inputs.items()}
     config = {k: dict(v) for k, v in (config or {}).items()}
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-    graph = ordered(stages)
+    graph = ordered(active(stages, config))
     outcomes: list[StageOutcome] = []
     with contextlib.ExitStack() as stack:
         owned_client = client

@@ -1,8 +1,9 @@
 """Label-preserving augmentation for radiographs and CT, batched on the device, and class-balanced
 oversampling of rare findings (training split only).
 
-:class:`BatchAugment` is the loader's ``transform`` hook: a callable on a batch tensor (B, C, H, W)
-already on the device (GPU when present). Each image gets its own random crop, translation,
+:class:`BatchAugment` is the loader's ``transform`` hook (``make_loader(..., transform=BatchAugment())``):
+a callable on a batch tensor (B, C, H, W), or on the loader's batch dict (its ``image``, and ``mask``
+when present), already on the device (GPU when present). Each image gets its own random crop, translation,
 rotation, scale, flips (only where the anatomy allows: none by default, a left-right flip turns a
 normal heart into dextrocardia), elastic deformation, contrast/brightness and noise; the whole
 spatial part is one displacement field resampled once by MONAI's ``Warp``. Per-image MONAI
@@ -113,7 +114,14 @@ class BatchAugment:
             grid = grid + fine.permute(0, 2, 3, 1)
         return grid
 
-    def __call__(self, images: torch.Tensor, masks: torch.Tensor | None = None):
+    def __call__(self, images, masks: torch.Tensor | None = None):
+        if isinstance(images, Mapping):  # the loader's batch: {"image": (B, C, H, W), ...[, "mask"]}
+            batch = dict(images)
+            if "mask" in batch:
+                batch["image"], batch["mask"] = self(batch["image"], batch["mask"])
+            else:
+                batch["image"] = self(batch["image"])
+            return batch
         if images.ndim != 4:
             raise ValueError("BatchAugment expects a batch (B, C, H, W)")
         x = images.float()

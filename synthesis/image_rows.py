@@ -1,10 +1,9 @@
 """Reading curated image rows and writing synthetic ones, in the images table's pixel encoding.
 
-``curated/images/`` (issue 11's contract): one row per frame, pixels as C-order little-endian bytes
-in a fixed-size binary column with ``shape`` and ``dtype``. ``curated/synthetic/<kind>/`` uses the
-same encoding plus provenance columns (generator, parameters JSON, parent keys, seed). Part files
-hold one pixel size each (a fixed-size binary column has one width), zstd-compressed, written
-atomically. numpy, pandas and pyarrow only.
+``curated/images/`` is read with :mod:`radcurate.training.data` (the table's own codec).
+``curated/synthetic/<kind>/`` uses the same encoding plus provenance columns (generator,
+parameters JSON, parent keys, seed). Part files hold one pixel size each (a fixed-size binary column
+has one width), zstd-compressed, written atomically. numpy, pandas and pyarrow only.
 """
 
 from __future__ import annotations
@@ -25,32 +24,30 @@ KEYS = ["instance_key", "series_key", "study_key", "patient_key"]
 
 
 def decode(buf: bytes, shape: Sequence[int], dtype: str) -> np.ndarray:
-    """The array stored in one ``pixels`` cell."""
-    return np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<")).reshape(tuple(int(s) for s in shape))
+    """The array stored in one ``pixels`` cell (:func:`radcurate.training.data.decode_pixels`)."""
+    from radcurate.training.data import decode_pixels
+
+    return decode_pixels(buf, shape, dtype)
 
 
 def encode(arr: np.ndarray) -> bytes:
     """C-order little-endian bytes of ``arr`` (the ``pixels`` encoding)."""
-    return np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("<")).tobytes()
+    from radcurate.training.data import encode_pixels
+
+    return encode_pixels(arr)[0]
 
 
 def read_image_rows(curated: Path, modalities: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Rows of ``curated/images/`` whose modality is one of ``modalities`` (pixels included)."""
+    """Native-resolution rows of ``curated/images/`` of the given modalities (pixels as bytes)."""
+    from radcurate.training.data import read_images
+
     folder = Path(curated) / "images"
     if not folder.exists():
         raise FileNotFoundError(f"{folder} not found: run the images stage first (radcurate images)")
-    frames = []
-    for path in sorted(folder.rglob("*.parquet")):
-        if any(part.startswith((".", "_")) for part in path.relative_to(folder).parts):
-            continue
-        table = pq.read_table(path, columns=list(columns) if columns else None,
-                              filters=[("modality", "in", list(modalities))])
-        if table.num_rows:
-            # the pixel width differs between part files: plain bytes once read
-            frames.append(table.to_pandas())
-    if not frames:
-        return pd.DataFrame(columns=list(columns or KEYS + ["modality", "pixels", "shape", "dtype"]))
-    return pd.concat(frames, ignore_index=True)
+    rows = read_images(curated, columns=columns, filters=[("modality", "in", list(modalities))])
+    if "preprocessing" in rows.columns:  # resized copies are the same images: parents are native rows
+        rows = rows[rows["preprocessing"].fillna("native") == "native"].reset_index(drop=True)
+    return rows
 
 
 def training_patients(curated: Path) -> set[str]:

@@ -139,11 +139,11 @@ def _unit(rng: np.random.Generator) -> tuple[float, float, float]:
 
 
 def slice_occupancy(lesion: LesionModel, pixel_mm: tuple[float, float], thickness_mm: float,
-                    z_offset_mm: float = 0.0, sub: int = 4, z_samples: int = 7) -> np.ndarray:
+                    z_offset_mm: float = 0.0, sub: int = 4, z_step_mm: float = 0.25) -> np.ndarray:
     """Partial-volume occupancy (0..1) of the lesion on a slice, on a pixel grid centred on it.
 
-    Averaged over ``sub``² sub-pixels and ``z_samples`` heights across the slice thickness (a
-    rectangular slice profile), the lesion centre ``z_offset_mm`` from the slice's centre.
+    Averaged over ``sub``² sub-pixels and heights every ``z_step_mm`` across the slice thickness
+    (a rectangular slice profile), the lesion centre ``z_offset_mm`` from the slice's centre.
     """
     dr, dc = pixel_mm
     half = lesion.extent_mm + 2 * max(dr, dc)
@@ -151,6 +151,7 @@ def slice_occupancy(lesion: LesionModel, pixel_mm: tuple[float, float], thicknes
     offs = (np.arange(sub) + 0.5) / sub - 0.5
     ys = ((np.arange(-nr, nr + 1)[:, None] + offs[None, :]) * dr).ravel()
     xs = ((np.arange(-nc, nc + 1)[:, None] + offs[None, :]) * dc).ravel()
+    z_samples = max(3, int(math.ceil(thickness_mm / z_step_mm)))
     zs = (np.arange(z_samples) + 0.5) / z_samples * thickness_mm - thickness_mm / 2 - z_offset_mm
     acc = np.zeros((len(ys), len(xs)), np.float32)
     for z in zs:
@@ -315,8 +316,19 @@ def insert_ct(hu: np.ndarray, pixel_mm: tuple[float, float], thickness_mm: float
 
 
 def insert_radiograph(img: np.ndarray, pixel_mm: tuple[float, float], rng: np.random.Generator,
-                      config: LesionConfig, background_hu: float = -850.0) -> Inserted | None:
-    """Insert one lesion into a radiograph in the log domain (Beer-Lambert) inside a lung field."""
+                      config: LesionConfig, background_hu: float = -850.0, inverted: bool = False) -> Inserted | None:
+    """Insert one lesion into a radiograph in the log domain (Beer-Lambert) inside a lung field.
+
+    ``inverted``: MONOCHROME1 storage (white = 0, attenuation lowers the value)."""
+    if inverted:
+        info = np.iinfo(img.dtype) if np.issubdtype(img.dtype, np.integer) else None
+        top = float(img.max()) if info is None else float(info.max)
+        flipped = (top - img.astype(np.float64)).astype(img.dtype)
+        ins = insert_radiograph(flipped, pixel_mm, rng, config, background_hu)
+        if ins is not None:
+            ins.image = (top - ins.image.astype(np.float64)).astype(img.dtype)
+            ins.parameters["photometric"] = "MONOCHROME1"
+        return ins
     lesion = draw_lesion(rng, config)
     chord = lesion_chord(lesion, pixel_mm)
     dmu = MU_WATER_PER_MM * (lesion.hu - background_hu) / 1000.0  # lesion replaces lung

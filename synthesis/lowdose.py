@@ -96,15 +96,27 @@ def row_seed(base: int, key: str, dose: float) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def noisy_line_integrals(p: torch.Tensor, dose: float, config: LowDoseConfig,
-                         generator: torch.Generator) -> torch.Tensor:
-    """Line integrals of one acquisition at ``dose`` x full dose: Poisson quanta + electronic noise."""
+def noisy_line_integrals(p: torch.Tensor, dose: float, config: LowDoseConfig, seed: int) -> torch.Tensor:
+    """Line integrals of one acquisition at ``dose`` x full dose: Poisson quanta + electronic noise.
+
+    On CPU the draws come from numpy (``torch.poisson`` took ~3 us per sample here, numpy ~50x
+    less); on an accelerator from torch on the device. The same seed gives the same noise on the
+    same kind of device."""
     i0 = config.photons_per_ray * dose
     expected = i0 * torch.exp(-p)
-    counts = torch.poisson(expected, generator=generator)
-    if config.electronic_noise > 0:
-        counts = counts + config.electronic_noise * torch.randn(
-            p.shape, generator=generator, device=p.device, dtype=p.dtype)
+    if p.device.type == "cpu":
+        rng = np.random.default_rng(seed)
+        counts = rng.poisson(expected.numpy()).astype(np.float32)
+        if config.electronic_noise > 0:
+            counts += (config.electronic_noise * rng.standard_normal(counts.shape)).astype(np.float32)
+        counts = torch.from_numpy(counts)
+    else:
+        generator = torch.Generator(device=p.device)
+        generator.manual_seed(int(seed))
+        counts = torch.poisson(expected, generator=generator)
+        if config.electronic_noise > 0:
+            counts = counts + config.electronic_noise * torch.randn(
+                p.shape, generator=generator, device=p.device, dtype=p.dtype)
     # a ray with no detected photon (or below zero after electronic noise) is clamped to one count
     return -torch.log(torch.clamp(counts, min=1.0) / i0)
 
@@ -128,12 +140,11 @@ def simulate(hu: torch.Tensor, pixel_mm: float, config: LowDoseConfig,
     for k, dose in enumerate(config.dose_fractions):
         noisy = torch.empty_like(p)
         for i in range(b):
-            gen = torch.Generator(device=device)
-            gen.manual_seed(int(seeds[i][k]))
-            noisy[i] = noisy_line_integrals(p[i], dose, config, gen)
+            noisy[i] = noisy_line_integrals(p[i], dose, config, int(seeds[i][k]))
         sinos.append(noisy)
-    rec = proj.fbp(torch.cat(sinos), window=config.filter) / pixel_mm
-    rec = mu_to_hu(rec, config.mu_water_per_mm).reshape(len(sinos), b, n, n)
+    # one FBP per acquisition: sparse products of ~32 columns ran fastest here
+    rec = torch.stack([proj.fbp(s, window=config.filter) for s in sinos]) / pixel_mm
+    rec = mu_to_hu(rec, config.mu_water_per_mm)
     circle = _circle(n, device)
     rec = torch.where(circle, rec, hu.unsqueeze(0))
     return rec[0], rec[1:].permute(1, 0, 2, 3)

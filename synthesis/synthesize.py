@@ -189,7 +189,7 @@ def run_lesions(curated: str | Path, config: LesionConfig = LesionConfig(),
             thickness = float(r["slice_thickness"]) if pd.notna(r.get("slice_thickness")) else 1.0
             ins = insert_ct(img, spacing, thickness, rng, config)
         else:
-            ins = insert_radiograph(img, spacing, rng, config)
+            ins = insert_radiograph(img, spacing, rng, config, inverted=r.get("photometric") == "MONOCHROME1")
         if ins is None:
             summary.quarantine.append(_quarantine(r, "lesions", "no_lung_region",
                                                   "no lung region large enough for the lesion"))
@@ -262,8 +262,11 @@ def _preview_lesions(df: pd.DataFrame, parents: dict, path: Path, n: int = 4) ->
     """Parent | with lesion | mask outline for a few images."""
     from scipy import ndimage
 
+    is_ct = df["modality"].isin(CT_MODALITIES)
+    pick = pd.concat([df[is_ct].head(n // 2), df[~is_ct].head(n // 2)])  # both kinds when there are both
+    pick = pd.concat([pick, df.drop(pick.index)]).head(n)
     rows = []
-    for _, r in df.head(n).iterrows():
+    for _, r in pick.iterrows():
         img = decode(r["pixels"], r["shape"], r["dtype"])
         p = parents[(r["instance_key"], r["frame_index"])]
         before = decode(p["pixels"], p["shape"], p["dtype"])
