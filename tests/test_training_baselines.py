@@ -138,6 +138,7 @@ def test_train_and_evaluate_classify_by_patient(classify_run, capsys):
         assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_segment_and_denoise_end_to_end(tmp_path, capsys):
     seg = td.ct_lesions(tmp_path / "ct" / "curated")
     code, _, err = run_cli("train", "segment", "--curated", seg, "--out", tmp_path / "seg", "--epochs", 8,
@@ -163,6 +164,7 @@ def test_segment_and_denoise_end_to_end(tmp_path, capsys):
     assert m["psnr_patient"] > m["low_dose_psnr_patient"]  # the denoiser beats its noisy input
 
 
+@pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted(radiographs, classify_run, tmp_path, capsys):
     args = ["train", "classify", "--curated", radiographs, "--epochs", CLASSIFY_EPOCHS, *SMALL]
     run = tmp_path / "killed"
@@ -190,6 +192,7 @@ def test_resume_after_kill_matches_uninterrupted(radiographs, classify_run, tmp_
     assert [h["train_loss"] for h in h1] == [h["train_loss"] for h in h2]
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one(tmp_path):
     """Two gloo processes with half of each global batch reach the weights of one process.
 
