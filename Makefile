@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: all venv demo test bench clean system-deps
+.PHONY: all venv demo test bench clean system-deps constraints
 
 all: test
 
@@ -27,10 +27,16 @@ $(BIN)/python:
 # never pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[test]"
+# constraints.txt holds the versions CI resolved (see `make constraints`).
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt "$(TORCH)"
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,ocr]"
 	@touch $(STAMP)
+
+# Rewrite constraints.txt from the versions now installed in .venv (after changing dependencies).
+constraints: $(STAMP)
+	@{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^#' \
+	  | sed -E 's/\+[a-z0-9.]+$$//' | sort -f; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 
 venv: system-deps $(STAMP)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,8 @@ import pandas as pd
 from radcurate.labeling import (CHESTXRAY14, evidence_patterns, LabelingConfig, evaluate_labels, label_with_votes,
                                 review_priority, select_for_review, weak_labels)
 
-DEV_CSV = Path(__file__).resolve().parents[2] / "shared/benchmarks/openi/openi_dev.csv"
+from openi_data import add_openi_option, require_openi
+
 
 
 def mine(dev: pd.DataFrame, mined_dir: str | None, topics: bool = True) -> dict[str, pd.DataFrame]:
@@ -118,7 +118,7 @@ def run(dev: pd.DataFrame, mined: dict, steps: list[int], seeds: int, test_frac:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--csv", default=str(DEV_CSV))
+    add_openi_option(ap, "--csv")
     ap.add_argument("--mined", help="folder with the miner's tables already computed for the csv")
     ap.add_argument("--steps", default="50,100,200")
     ap.add_argument("--seeds", type=int, default=3, help="random-review seeds to average")
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-topics", action="store_true", help="skip LDA (no topic strata/features)")
     args = ap.parse_args(argv)
     t0 = time.time()
-    dev = pd.read_csv(args.csv)
+    dev = pd.read_csv(require_openi(args.openi))
     dev["report_id"] = dev["report_id"].astype(str)
     mined = mine(dev, args.mined, topics=not args.no_topics)
     steps = sorted(int(s) for s in args.steps.split(","))

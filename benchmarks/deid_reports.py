@@ -39,6 +39,8 @@ from radcurate.deid.keys import Keyer
 from radcurate.deid.reports import deidentify_reports
 from radcurate.deid.text_scrub import ScrubConfig, scrub_text
 
+from openi_data import add_openi_option, find_openi
+
 FINDING_WORDS = {
     "Atelectasis": r"atelecta", "Cardiomegaly": r"cardiomegaly|heart is enlarged|enlarged",
     "Effusion": r"effusion", "Infiltration": r"consolidation|opacit|infiltrat", "Mass": r"\bmass|lesion",
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--export", type=Path, help="an existing synthetic export (else one is generated)")
     ap.add_argument("--patients", type=int, default=30)
     ap.add_argument("--seed", type=int, default=3)
-    ap.add_argument("--openi", type=Path, default=Path("/work/shared/benchmarks/openi/openi_dev.csv"))
+    add_openi_option(ap)
     ap.add_argument("--repeat", type=int, default=3, help="timing repeats (best of)")
     args = ap.parse_args(argv)
 
@@ -271,8 +273,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{m['measurements_kept']:9.1%} {m['tokens_kept']:7.1%} {rate:10.0f}  {m['leaks']}")
     if spacy_rate:
         print(f"(reference: spacy.blank('en') tokenizer alone, no matching: {spacy_rate:.0f} reports/s)")
-    if args.openi and args.openi.exists():
-        openi_false_positives(args.openi)
+    openi = find_openi(args.openi)
+    if openi is not None:
+        openi_false_positives(openi)
+    else:
+        print("OpenI false-positive check skipped: the OpenI development CSV was not found (--openi PATH)")
     if tmp is not None:
         tmp.cleanup()
     return 0

@@ -25,10 +25,9 @@ import pandas as pd
 from radcurate.nlp.extras import mine_extras
 from radcurate.nlp.measurements import match_counts, measurements_table
 
+from openi_data import add_openi_option, find_openi
+
 ROOT = Path(__file__).resolve().parents[1]
-OPENI = ROOT.parent / "shared" / "benchmarks" / "openi" / "openi_dev.csv"
-if not OPENI.exists():
-    OPENI = Path("/work/shared/benchmarks/openi/openi_dev.csv")
 ANNOTATIONS = ROOT / "tests" / "data" / "openi_measurements.jsonl"
 TRUTH_KIND = {"organ": "other"}
 COLUMNS = ["long_axis_mm", "short_axis_mm", "third_axis_mm", "kind", "timepoint"]
@@ -40,15 +39,18 @@ def prf(tp: int, n_pred: int, n_exp: int) -> tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def openi_reports() -> pd.DataFrame:
-    df = pd.read_csv(OPENI)
+def openi_reports(path: Path) -> pd.DataFrame:
+    df = pd.read_csv(path)
     text = "FINDINGS: " + df["findings"].fillna("") + "\nIMPRESSION: " + df["impression"].fillna("")
     return pd.DataFrame({"report_id": df["report_id"], "text": text})
 
 
-def score_openi(verbose: bool = False) -> tuple[int, int, int]:
+def score_openi(path: Path | None, verbose: bool = False) -> tuple[int, int, int] | None:
     records = [json.loads(line) for line in ANNOTATIONS.read_text().splitlines() if line.strip()]
-    reports = openi_reports()
+    if path is None:
+        print("openi: skipped (the OpenI development CSV was not found; pass --openi PATH)")
+        return None
+    reports = openi_reports(path)
     ids = {r["report_id"] for r in records}
     reports = reports[reports["report_id"].isin(ids)]
     pred = measurements_table(reports)
@@ -114,8 +116,10 @@ def score_synthetic(patients: int, seed: int, verbose: bool = False) -> tuple[in
     return totals["tp"], totals["pred"], totals["exp"]
 
 
-def throughput() -> None:
-    reports = openi_reports()
+def throughput(path: Path | None) -> None:
+    if path is None:
+        return
+    reports = openi_reports(path)
     t0 = time.perf_counter()
     measurements_table(reports)
     t_meas = time.perf_counter() - t0
@@ -139,15 +143,16 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=10)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--verbose", action="store_true")
+    add_openi_option(ap)
     args = ap.parse_args()
     for name, counts in (("synthetic", score_synthetic(args.patients, args.seed, args.verbose)),
-                         ("openi", score_openi(args.verbose))):
+                         ("openi", score_openi(find_openi(args.openi), args.verbose))):
         if counts is None:
             continue
         p, r, f = prf(*counts)
         print(f"{name:10s} tp={counts[0]} predicted={counts[1]} expected={counts[2]}  "
               f"precision={p:.3f} recall={r:.3f} F1={f:.3f}")
-    throughput()
+    throughput(find_openi(args.openi))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """OpenI benchmark: the radcurate report miner beside a plain spaCy + negspacy pipeline.
 
-    .venv/bin/python benchmarks/openi.py [--csv FILE] [--errors N] [--finding NAME]
+    .venv/bin/python benchmarks/openi.py [--openi FILE] [--errors N] [--finding NAME]
 
-Scores both on the findings + impression of `../shared/benchmarks/openi/openi_dev.csv` against the
+Scores both on the findings + impression of the OpenI development CSV (``--openi``; see openi_data.py) against the
 14-finding ChestX-ray14 gold standard: a finding counts as predicted only when labelled positive (1).
 Prints micro precision/recall/F1 over the 14 findings, macro F1 over the findings that occur,
 per-finding rows, and throughput (reports/s in this one process, best of two runs; the miner's time
@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import pandas as pd
 import spacy
 
 from radcurate.nlp import CHESTXRAY14, MinerConfig, mine_reports
 
-DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "openi" / "openi_dev.csv"
-if not DEFAULT_CSV.exists():
-    DEFAULT_CSV = Path("/work/shared/benchmarks/openi/openi_dev.csv")
+from openi_data import add_openi_option, require_openi
+
 
 # The baseline's "short synonym list": finding names and their obvious forms, nothing more.
 BASELINE_SYNONYMS = {
@@ -188,14 +186,14 @@ def print_errors(df: pd.DataFrame, gold: pd.DataFrame, pred: pd.DataFrame, menti
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--csv", default=str(DEFAULT_CSV))
+    add_openi_option(ap, "--csv")
     ap.add_argument("--errors", type=int, default=0, help="print up to N errors per finding")
     ap.add_argument("--finding", default=None, help="restrict --errors to one finding")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--ablation", action="store_true",
                     help="also score radcurate's lexicon with negspacy's Negex instead of its own assertion")
     args = ap.parse_args(argv)
-    df = pd.read_csv(args.csv)
+    df = pd.read_csv(require_openi(args.openi))
     gold = df.set_index("report_id")[list(CHESTXRAY14)].astype(int)
     pred, mentions, t_miner = run_miner(df, MinerConfig())
     ours, table = score(gold, pred)

@@ -23,13 +23,12 @@ import pandas as pd
 
 from radcurate.nlp.topics import TopicConfig, coherence, fit_topics
 
-OPENI = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "openi" / "openi_dev.csv"
-if not OPENI.exists():
-    OPENI = Path("/work/shared/benchmarks/openi/openi_dev.csv")
+from openi_data import add_openi_option, require_openi
 
 
-def openi_texts() -> pd.Series:
-    df = pd.read_csv(OPENI)
+
+def openi_texts(path: Path) -> pd.Series:
+    df = pd.read_csv(path)
     text = df["findings"].fillna("") + " " + df["impression"].fillna("")
     return pd.Series(text.to_numpy(), index=df["report_id"])
 
@@ -53,9 +52,10 @@ def main() -> None:
     ap.add_argument("--measure", default="c_v", choices=["c_v", "u_mass"])
     ap.add_argument("--topn", type=int, default=10)
     ap.add_argument("--seeds", default="13,1,42", help="LDA seeds; the first one picks K over the grid")
+    add_openi_option(ap)
     args = ap.parse_args()
     logging.getLogger("gensim").setLevel(logging.WARNING)
-    texts = openi_texts()
+    texts = openi_texts(require_openi(args.openi))
     seeds = [int(s) for s in args.seeds.split(",")]
     config = TopicConfig(coherence=args.measure, seed=seeds[0])
     model = fit_topics(texts, config)

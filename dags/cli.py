@@ -1,8 +1,8 @@
 """The ``radcurate`` command line: one script, one subcommand per task.
 
-Each stage contributes its own subcommands through a ``cli`` module with a
-``register(subparsers)`` function; this module only collects them, so a stage's command line lives
-next to the code it drives. Exit codes: 0 success, 1 the work ran but a check failed (validation,
+Each module in ``STAGE_CLI_MODULES`` contributes subcommands through a ``register(subparsers)``
+function: a stage's own ``cli`` module, or a ``dags`` module for commands that chain stages
+(``deid --dicom`` runs ingest first; ``mine`` runs nlp and labeling). This module only collects them. Exit codes: 0 success, 1 the work ran but a check failed (validation,
 goals), 2 bad usage or unreadable input.
 """
 
@@ -17,7 +17,7 @@ STAGE_CLI_MODULES = [
     "radcurate.dags.commands",
     "radcurate.synthesis.cli",
     "radcurate.ingest.cli",
-    "radcurate.deid.cli",
+    "radcurate.dags.deid_command",
     "radcurate.dags.mine_command",
     "radcurate.labeling.cli",
     "radcurate.images.cli",

@@ -3,7 +3,7 @@
 Public API::
 
     from radcurate.deid import run_deid, DeidConfig, DicomDeidentifier, load_annex_e
-    summary = run_deid("out", dicom_dir="export/pacs", reports_file="export/ris/reports.csv")
+    summary = run_deid("out")  # after `radcurate ingest` wrote OUT/phi; or run_deid("out", reports_file=...)
 """
 
 from .annex_e import EDITION, AnnexE, load_annex_e

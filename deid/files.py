@@ -8,7 +8,6 @@ keyed, checked or written becomes a quarantine row; it never stops the batch.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
 import os
@@ -19,6 +18,8 @@ from typing import Any
 import pydicom
 from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian,
                          ImplicitVRLittleEndian)
+
+from radcurate.dates import parse_da
 
 from .config import DeidConfig
 from .dicom import DicomDeidentifier, FileRejected, audit_rows
@@ -48,15 +49,6 @@ def _int(value: Any) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
-        return None
-
-
-def _date(value: Any) -> dt.date | None:
-    """A (shifted) DA value as a date; None when empty or malformed."""
-    text = str(value or "").strip()
-    try:
-        return dt.datetime.strptime(text, "%Y%m%d").date() if len(text) == 8 else None
-    except ValueError:
         return None
 
 
@@ -146,7 +138,7 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
         audit.append({"instance_key": ident.instance_key, "path": f"PixelData[frame {frame}]", "tag": "(7FE0,0010)",
                       "keyword": "PixelData", "vr": "", "action": "blanked", "rule": f"option:clean_pixels:{config.text_detector}",
                       "x0": b.x0, "y0": b.y0, "x1": b.x1, "y1": b.y1})
-    study_date = _date(ds.get("StudyDate"))
+    study_date = parse_da(ds.get("StudyDate") or "")
     pos = _float_list(ds.get("ImagePositionPatient"))
     row = {
         "patient_key": ident.patient_key, "study_key": ident.study_key, "series_key": ident.series_key,

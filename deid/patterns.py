@@ -356,9 +356,3 @@ HINT_WORDS: dict[str, frozenset] = {
     "street": frozenset(w.lower() for w in STREET_SUFFIX.split("|")),
     "pobox": frozenset("box".split()),
 }
-
-
-def hints_of(text: str) -> frozenset[str]:
-    """Families whose keywords occur in ``text`` (see HINT_WORDS)."""
-    words = set(WORD_RE.findall(text.lower()))
-    return frozenset(k for k, ws in HINT_WORDS.items() if not words.isdisjoint(ws))

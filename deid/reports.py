@@ -21,6 +21,7 @@ from typing import Sequence
 import pandas as pd
 import pyarrow as pa
 
+from radcurate.dates import parse_date
 from radcurate.deid.keys import Keyer
 from radcurate.deid.text_scrub import KnownPHI, ScrubConfig, scrub_text
 
@@ -63,30 +64,6 @@ def _clean(value) -> str | None:
         value = int(value)
     s = str(value).strip()
     return s or None
-
-
-def _parse_date(value) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.date()
-    s = _clean(value)
-    if s is None:
-        return None
-    for fmt in ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return dt.datetime.strptime(s, fmt).date()
-        except ValueError:
-            continue
-    try:
-        ts = pd.Timestamp(s)
-        return None if pd.isna(ts) else ts.date()
-    except (ValueError, TypeError):
-        return None
 
 
 def _bad_text(text) -> str | None:
@@ -175,7 +152,7 @@ def deidentify_reports(reports: pd.DataFrame, keyer: Keyer, *, header_phi: dict[
             continue
         seen.add(acc)
 
-        exam_date = _parse_date(rec[config.exam_date_column]) if has_date else None
+        exam_date = parse_date(rec[config.exam_date_column], lenient=True) if has_date else None
         known = KnownPHI(names=[n for n in [_clean(rec[config.patient_name_column]) if has_name else None] if n],
                          ids=[pid, acc], dates=[exam_date] if exam_date else [])
         if header_phi and pid in header_phi:

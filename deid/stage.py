@@ -1,8 +1,8 @@
 """The deid stage: PHI-zone manifests in, curated DICOM, tables, audit and reports out.
 
-In the pipeline it reads ``OUT/phi/instances.parquet`` and ``OUT/phi/reports.parquet`` written by
-ingest. Standalone (``--dicom`` given) it runs ingest's reader first, so duplicates, DICOMDIRs and
-unreadable files are quarantined by the same rules. DICOM files are de-identified in batches (Dask
+It reads ``OUT/phi/instances.parquet`` and ``OUT/phi/reports.parquet`` written by ingest (the
+``radcurate deid --dicom`` command runs ingest first, from ``dags``: stages never run each other), or a
+report extract alone. DICOM files are de-identified in batches (Dask
 tasks when a client is given); reports go through
 :func:`radcurate.deid.reports.deidentify_reports` with the PHI each patient's DICOM headers hold.
 """
@@ -155,34 +155,36 @@ def _read_reports_extract(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(p, dtype=str, keep_default_na=False)
 
 
-def run_deid(out_dir: str | os.PathLike, *, dicom_dir: str | os.PathLike | None = None,
-             reports_file: str | os.PathLike | None = None, client: Any = None,
+def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | None = None,
+             include_reports: bool = True, client: Any = None,
              config: DeidConfig = DeidConfig()) -> DeidSummary:
     """De-identify a PACS export's DICOM and reports into ``OUT/curated``.
 
-    Without ``dicom_dir``/``reports_file`` it reads ingest's manifests under ``OUT/phi``. With
-    ``dicom_dir`` it runs ingest's reader first (same quarantine rules). With only
-    ``reports_file`` it de-identifies the reports alone, each with the PHI its own row carries.
+    Without ``reports_file`` it reads ingest's manifests under ``OUT/phi`` (the reports manifest
+    only when ``include_reports``). With ``reports_file`` it de-identifies that extract alone, each
+    report with the PHI its own row carries.
     """
     started = time.perf_counter()
+    if config.text_detector == "tesseract":
+        from .textdetect import tesseract_available
+
+        if not tesseract_available():
+            raise ValueError("text detector 'tesseract' needs the tesseract binary and pytesseract (the ocr "
+                             "extra: pip install 'radcurate[ocr]'); use 'numpy' (default) or 'auto'")
     out = Path(out_dir)
     curated = out / "curated"
     keyer = Keyer.from_secret_file(config.secret_file)
     phi = out / "phi"
     reports_df: pd.DataFrame | None = None
     files: list[tuple[str, str]] = []
-    if dicom_dir is not None:
-        from radcurate.ingest import run_ingest
-
-        run_ingest(dicom_dir, reports_file, out, client=client)
-    if dicom_dir is not None or (reports_file is None and (phi / "instances.parquet").exists()):
+    if reports_file is None and (phi / "instances.parquet").exists():
         inst = read_table(phi / "instances.parquet", columns=["path", "relpath"])
         files = list(zip(inst["path"], inst["relpath"]))
-        if (phi / "reports.parquet").exists() and (dicom_dir is None or reports_file is not None):
+        if (phi / "reports.parquet").exists() and include_reports:
             reports_df = read_table(phi / "reports.parquet")
     elif reports_file is not None:
         reports_df = _read_reports_extract(reports_file)
-    elif not (phi / "reports.parquet").exists():
+    elif not (phi / "reports.parquet").exists() or not include_reports:
         raise FileNotFoundError(f"no input: give dicom_dir/reports_file or run ingest into {out} first")
     else:
         reports_df = read_table(phi / "reports.parquet")

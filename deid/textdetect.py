@@ -212,22 +212,3 @@ def detect_text(frame: np.ndarray, *, method: str = "numpy", monochrome1: bool =
             continue
         boxes.append(_pad(box, gray.shape, cfg.pad))
     return boxes
-
-
-def detect_text_tesseract_full(frame: np.ndarray, monochrome1: bool = False, min_conf: float = 40) -> list[Box]:
-    """Tesseract alone on the whole frame (for comparison in the benchmark; slow)."""
-    import pytesseract
-    from PIL import Image
-
-    gray = to_gray(frame, monochrome1)
-    lo, hi = float(np.percentile(gray, 1)), float(gray.max())
-    if hi <= lo:
-        return []
-    img = (255 - np.clip((gray - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
-    data = pytesseract.image_to_data(Image.fromarray(img), config="--psm 11", output_type=pytesseract.Output.DICT)
-    out = []
-    for i, word in enumerate(data["text"]):
-        if sum(c.isalnum() for c in str(word)) >= 2 and float(data["conf"][i]) >= min_conf:
-            x, y, w, h = data["left"][i], data["top"][i], data["width"][i], data["height"][i]
-            out.append(_pad(Box(x, y, x + w, y + h), gray.shape, 2))
-    return out

@@ -17,7 +17,6 @@ import os
 import struct
 import warnings
 import zlib
-from datetime import date
 from typing import Any, BinaryIO, Sequence
 
 import pyarrow as pa
@@ -27,6 +26,8 @@ from pydicom.errors import InvalidDicomError
 from pydicom.filereader import read_partial
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+
+from radcurate.dates import parse_da
 
 from .schemas import FILE_RESULT_SCHEMA
 from .walk import display_path
@@ -358,14 +359,3 @@ def _convert(text: str, kind: str) -> Any:
     if kind == "floats":
         return [float(p) for p in parts]
     raise ValueError(f"unknown field kind {kind}")
-
-
-def parse_da(text: str) -> date | None:
-    """DICOM DA (``YYYYMMDD``; ACR-NEMA ``YYYY.MM.DD`` tolerated) to a date, None if invalid."""
-    digits = text.strip().replace(".", "")
-    if len(digits) != 8 or not digits.isdigit():
-        return None
-    try:
-        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-    except ValueError:
-        return None

@@ -13,7 +13,7 @@ import hashlib
 import io
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .config import IngestConfig
-from .headers import parse_da
+from radcurate.dates import parse_date
 
 REQUIRED = ("accession", "report_text")
 OPTIONAL = ("patient_id", "patient_name", "exam_date")
@@ -184,8 +184,4 @@ def _try_decode(value: Any, encoding: str) -> str | None:
 
 def parse_iso_date(text: Any) -> date | None:
     """``YYYY-MM-DD`` (or ``YYYYMMDD``) to a date; None for empty or invalid values."""
-    if isinstance(text, datetime):
-        return text.date()
-    if isinstance(text, date):
-        return text
-    return parse_da(str(text or "").replace("-", ""))
+    return parse_date(text)

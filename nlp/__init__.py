@@ -6,8 +6,10 @@
     mined.mentions   # evidence: section, sentence, span, trigger and rule behind every label
 
 `mine_extras(...)` adds measurements (mm, with finding, location, series/image, timepoint), RECIST
-1.1 responses derived from report text, and LDA topics. `build_pipeline()` gives the spaCy pipeline itself; `classify_assertion(sentence, target)` the
-assertion logic for your own concepts; `section_spans` / `sentence_spans` the text structure.
+1.1 responses derived from report text, and LDA topics. `build_pipeline()` gives the spaCy pipeline
+itself (findings on `doc.spans["findings"]`, assertion on `span._.rc_negated`, ... `rc_value`; see
+`components`); `classify_assertion(sentence, target)` the assertion logic for your own concepts;
+`section_spans` / `sentence_spans` the text structure.
 """
 from .assertion import classify_assertion
 from .extras import EXTRA_SCHEMAS, ExtrasConfig, mine_extras

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from .rules_file import CATEGORIES, read_rules
 
 DEFAULT_RULES = Path(__file__).parent / "data" / "context_rules.yaml"
-CATEGORIES = ("negated", "uncertain", "historical", "hypothetical", "family")
 # Which applied trigger explains a mention, when several apply.
 _EXPLAIN_ORDER = ("family", "hypothetical", "negated", "uncertain", "historical")
 
@@ -132,12 +131,8 @@ def _norm(phrase) -> str:
 
 @lru_cache(maxsize=8)
 def load_rules(path: str | Path = DEFAULT_RULES) -> ContextRules:
-    """Compile the rules file once per process (rules are read-only after loading)."""
-    with open(path, encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
-    if not isinstance(spec, dict):
-        raise ValueError(f"assertion rules {path} must be a mapping of categories")
-    return ContextRules(spec)
+    """Compile the rules file once per process (rules are read-only after loading; checked on load)."""
+    return ContextRules(read_rules(path))
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -3,12 +3,13 @@
 `mine_reports` runs in one process; `mine_partitioned` splits a large extract into Dask partitions,
 each handled by the top-level `mine_partition` (picklable; the spaCy pipeline is built once per
 worker process and reused). Outputs are plain tables: `labels` (long), `mentions` (evidence),
-`quarantine` (reports that could not be mined) and `tables` for other per-report extractions.
+and `quarantine` (reports that could not be mined).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,12 +52,11 @@ class MinerConfig:
 
 @dataclass
 class MinedReports:
-    """Results of mining: long labels, mention evidence, quarantined reports, other tables by name."""
+    """Results of mining: long labels, mention evidence and quarantined reports."""
 
     labels: pd.DataFrame
     mentions: pd.DataFrame
     quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["source", "reason", "detail"]))
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def build_pipeline(config: MinerConfig = MinerConfig()) -> Language:
@@ -115,8 +115,8 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
             continue
         doc = nlp.make_doc(text)
         ext = doc._
-        ext.text = text
-        ext.preset_sections = sections
+        ext.rc_text = text
+        ext.rc_preset_sections = sections
         ids.append(rid)
         texts.append(text)
         docs.append(doc)
@@ -128,8 +128,8 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
     pairs, rows = [], []
     for rid, text, doc in zip(ids, texts, stream):
         ext = doc._
-        sentences = ext.sentences
-        for m in ext.mentions:
+        sentences = ext.rc_sentences
+        for m in ext.rc_mentions:
             pairs.append((rid, m))
             a = m.assertion
             s, e, _ = sentences[m.sentence_index]
@@ -146,10 +146,7 @@ def mine_partition(reports: pd.DataFrame, id_column: str, text_columns: list[str
                                 "vocabulary": "string", "kind": "string", "trigger": "string",
                                 "rule_id": "string", "value": "Int8", "labelled": "bool",
                                 **{c: "bool" for c in CATEGORIES}})
-    tables: dict[str, pd.DataFrame] = {}
-    # Other per-report extractions (measurements, RECIST, topics) add their tables here, one line
-    # each, from the mined report ids and texts, e.g. tables["measurements"] = extract(ids, texts).
-    return MinedReports(labels, mentions, pd.DataFrame(quarantine, columns=["source", "reason", "detail"]), tables)
+    return MinedReports(labels, mentions, pd.DataFrame(quarantine, columns=["source", "reason", "detail"]))
 
 
 def mine_reports(reports: pd.DataFrame, id_column: str, text_columns: list[str],
@@ -169,12 +166,10 @@ def concat_mined(parts: list[MinedReports]) -> MinedReports:
     """Concatenate partition results (reports never span partitions)."""
     if not parts:
         raise ValueError("no partitions to concatenate")
-    names = sorted({n for p in parts for n in p.tables})
     return MinedReports(
         pd.concat([p.labels for p in parts], ignore_index=True),
         pd.concat([p.mentions for p in parts], ignore_index=True),
         pd.concat([p.quarantine for p in parts], ignore_index=True),
-        {n: pd.concat([p.tables[n] for p in parts if n in p.tables], ignore_index=True) for n in names},
     )
 
 
@@ -196,7 +191,8 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
     """Mine a large extract as Dask tasks, one per partition (local processes, or a cluster).
 
     `scheduler` is a scheduler address (``tcp://HOST:PORT``), a running ``distributed.Client``
-    (the pipeline runner's), or None for local processes.
+    (the pipeline runner's), or None for local worker processes (one per partition, at most one
+    per core). Clients come from :func:`radcurate.cluster.open_client`, as in every other stage.
 
     Duplicate report ids are settled before splitting so each report lands in exactly one partition.
     """
@@ -214,18 +210,12 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
     tasks = [dask.delayed(mine_partition)(c, id_column, text_columns, config) for c in chunks]
     if scheduler is not None and not isinstance(scheduler, str):  # a running distributed Client
         parts = _compute_on(scheduler, tasks, progress)
-    elif scheduler:
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            parts = _compute_on(client, tasks, progress)
-    elif progress:
-        from tqdm.dask import TqdmCallback
-
-        with TqdmCallback(desc="mining partitions", unit="partition"):
-            parts = list(dask.compute(*tasks, scheduler="processes"))
     else:
-        parts = list(dask.compute(*tasks, scheduler="processes"))
+        from radcurate.cluster import open_client
+
+        workers = None if scheduler else min(len(chunks), os.cpu_count() or 1)
+        with open_client(scheduler or None, workers) as client:
+            parts = _compute_on(client, tasks, progress)
     mined = concat_mined(list(parts))
     if len(dups):
         extra = [{"source": str(r).strip(), "reason": "duplicate_report_id",
@@ -236,20 +226,13 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
 
 
 def write_mined(mined: MinedReports, out_dir: str | Path) -> dict[str, Path]:
-    """Write labels.parquet, mentions.parquet, other tables and quarantine rows under `out_dir` (atomic)."""
+    """Write labels.parquet, mentions.parquet and quarantine rows under `out_dir` (atomic)."""
     from radcurate.tables import append_quarantine, write_table
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = {"labels": write_table(mined.labels, out / "labels.parquet"),
                "mentions": write_table(mined.mentions, out / "mentions.parquet")}
-    for name, table in mined.tables.items():
-        written[name] = write_table(table, out / f"{name}.parquet")
     written["quarantine"] = append_quarantine(out / "quarantine.parquet", STAGE,
                                               mined.quarantine.to_dict("records"))
     return written
-
-
-def config_dict(config: MinerConfig) -> dict:
-    """The effective configuration, for manifests."""
-    return asdict(config)

@@ -5,39 +5,36 @@ with or without a colon, on their own line or inline ("... normal. IMPRESSION: N
 Labels are read from FINDINGS and IMPRESSION; HISTORY (indication, reason for exam) must never make
 a finding positive, so telling the sections apart is the first step of the miner.
 
-`section_spans(text)` returns `(name, start, end)` for each section's *content* (the header itself
-is excluded), in text order; text before the first header is the `body` section.
+Header wordings are data (`nlp/data/sections.yaml`, one list per canonical section).
+`section_spans(text)` returns `(name, start, end)` for each section's *content* (the header itself is
+excluded), in text order; text before the first header is the `body` section.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
-SECTION_NAMES = ("body", "examination", "history", "comparison", "technique", "findings", "impression")
+import yaml
+
+SECTIONS_FILE = Path(__file__).parent / "data" / "sections.yaml"
+
+
+def load_header_synonyms(path: str | Path = SECTIONS_FILE) -> dict[str, tuple[str, ...]]:
+    """Header wording by canonical section, from the sections data file (checked: lists of strings)."""
+    with open(path, encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)
+    if not isinstance(spec, dict) or not spec:
+        raise ValueError(f"{path}: expected a mapping of section name -> list of header wordings")
+    for name, phrases in spec.items():
+        if name == "body" or not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
+            raise ValueError(f"{path}: section {name!r} must be a list of header wordings (and not 'body')")
+    return {str(name): tuple(" ".join(p.lower().split()) for p in phrases) for name, phrases in spec.items()}
+
 
 # Header wording -> canonical section. Longer phrases are tried first (regex alternation is ordered).
-HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "examination": (
-        "examination", "exam", "exam type", "type of exam", "type of examination", "study",
-        "procedure", "radiograph", "radiographs",
-    ),
-    "history": (
-        "history", "clinical history", "medical history", "patient history", "brief history",
-        "indication", "indications", "clinical indication", "clinical indications", "reason",
-        "reason for exam", "reason for examination", "reason for study", "reason for the exam",
-        "clinical information", "clinical info", "clinical data", "clinical details",
-        "clinical notes", "clinical", "history and indication", "indication and history",
-    ),
-    "comparison": ("comparison", "comparisons", "comparison study", "comparison studies", "prior",
-                   "priors", "prior studies", "prior study", "compared with", "compared to"),
-    "technique": ("technique", "techniques", "technique and findings", "views", "view",
-                  "procedure details", "protocol"),
-    "findings": ("findings", "finding", "report", "description", "discussion",
-                 "findings and impression"),
-    "impression": ("impression", "impressions", "conclusion", "conclusions", "opinion",
-                   "summary", "interpretation", "diagnosis", "diagnoses", "assessment",
-                   "final impression", "diagnostic impression"),
-}
+HEADER_SYNONYMS: dict[str, tuple[str, ...]] = load_header_synonyms()
+SECTION_NAMES = ("body", *HEADER_SYNONYMS)
 
 _CANONICAL = {phrase: name for name, phrases in HEADER_SYNONYMS.items() for phrase in phrases}
 _ALTERNATION = "|".join(

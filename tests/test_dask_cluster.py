@@ -79,6 +79,7 @@ def tree(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_two_remote_workers_share_the_work_and_produce_the_local_rows(cluster, tree, tmp_path):
     from distributed import Client, get_task_stream
 
@@ -94,6 +95,7 @@ def test_two_remote_workers_share_the_work_and_produce_the_local_rows(cluster, t
         assert pq.read_table(remote / t).equals(pq.read_table(local / t)), t
 
 
+@pytest.mark.slow
 def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="radcurate")
     commands.register(parser.add_subparsers())
@@ -108,6 +110,7 @@ def test_radcurate_run_with_scheduler_address(cluster, tree, tmp_path, capsys):
     assert "expectations passed" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_whole_pipeline_on_the_cluster_gives_the_in_process_dataset(cluster, synth_export, tmp_path):
     """deid, nlp and labeling spread over remote workers: the same curated rows as one process."""
     from radcurate.dags.runner import run_pipeline

@@ -11,7 +11,8 @@ import pydicom
 import pydicom.data
 import pytest
 
-from radcurate.deid import DeidConfig, Keyer, deidentify_file, run_deid
+from radcurate.dags.deid_command import ingest_then_deid
+from radcurate.deid import DeidConfig, Keyer, deidentify_file
 
 DATA = Path(os.path.dirname(pydicom.data.__file__))
 
@@ -20,7 +21,7 @@ DATA = Path(os.path.dirname(pydicom.data.__file__))
 def corpus_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus")
     secret = out.parent / "corpus-secret.key"
-    summary = run_deid(out, dicom_dir=DATA, config=DeidConfig(secret_file=str(secret), crosswalk=True))
+    summary = ingest_then_deid(out, DATA, config=DeidConfig(secret_file=str(secret), crosswalk=True))
     return out, summary
 
 

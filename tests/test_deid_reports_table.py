@@ -207,13 +207,14 @@ def test_broken_report_rows_of_an_export_are_quarantined_and_the_rest_go_on(synt
 def test_reports_link_to_the_deidentified_images_of_the_same_export(synth_export, tmp_path):
     """Through the whole deid stage: each curated report finds its image study by study_key, with
     the same patient_key and the same shifted study date, and no RIS value is left in the text."""
-    from radcurate.deid import DeidConfig, run_deid
+    from radcurate.dags.deid_command import ingest_then_deid
+    from radcurate.deid import DeidConfig
 
     out = tmp_path / "out"
     secret = tmp_path / "secret.key"
     secret.write_bytes(b"fixed-test-secret-" + b"s" * 40)  # fixed, so the date shifts are reproducible
     cfg = DeidConfig(secret_file=str(secret))
-    run_deid(out, dicom_dir=synth_export / "pacs", reports_file=synth_export / "ris" / "reports.csv", config=cfg)
+    ingest_then_deid(out, synth_export / "pacs", synth_export / "ris" / "reports.csv", config=cfg)
     reports = pd.read_parquet(out / "curated" / "reports.parquet")
     studies = pd.read_parquet(out / "curated" / "studies.parquet")
     linked = reports.merge(studies, on="study_key", suffixes=("", "_image"))

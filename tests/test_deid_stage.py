@@ -10,6 +10,7 @@ import pydicom
 import pytest
 
 from radcurate.dags.cli import main as radcurate
+from radcurate.dags.deid_command import ingest_then_deid
 from radcurate.deid import DeidConfig, Keyer, run_deid
 from radcurate.deid.dicom import accession_key
 from radcurate.deid.verify import burned_in_scores, find_leaks
@@ -128,10 +129,19 @@ def test_bad_usage_is_a_clear_error(tmp_path, capsys):
     assert "give --dicom" in capsys.readouterr().err
 
 
+def test_asking_for_tesseract_where_it_is_missing_is_a_clear_error(synth_export, tmp_path, capsys, monkeypatch):
+    import radcurate.deid.textdetect as textdetect
+
+    monkeypatch.setattr(textdetect, "tesseract_available", lambda: False)  # a machine without OCR
+    code = radcurate(["deid", "--reports", str(synth_export / "ris" / "reports.csv"), "--out", str(tmp_path),
+                      "--secret", str(tmp_path / "s.key"), "--text-detector", "tesseract"])
+    assert code == 2 and "radcurate[ocr]" in capsys.readouterr().err
+    assert not (tmp_path / "curated").exists()
+
+
 def test_a_corrupt_export_never_crashes_the_stage(synth_export_corrupt, tmp_path):
-    s = run_deid(tmp_path, dicom_dir=synth_export_corrupt / "pacs",
-                 reports_file=synth_export_corrupt / "ris" / "reports.csv",
-                 config=DeidConfig(secret_file=str(tmp_path / "s.key")))
+    s = ingest_then_deid(tmp_path, synth_export_corrupt / "pacs", synth_export_corrupt / "ris" / "reports.csv",
+                         config=DeidConfig(secret_file=str(tmp_path / "s.key")))
     assert s.files_in == s.instances + s.files_quarantined and s.instances > 0
     assert s.reports_in == s.reports + s.reports_quarantined
     q = pd.read_parquet(tmp_path / "quarantine.parquet")

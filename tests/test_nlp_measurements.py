@@ -12,9 +12,6 @@ from radcurate.nlp.measurements import (MEASUREMENTS_SCHEMA, match_counts, measu
                                         report_sentences)
 
 DATA = Path(__file__).parent / "data"
-OPENI = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "openi" / "openi_dev.csv"
-if not OPENI.exists():
-    OPENI = Path("/work/shared/benchmarks/openi/openi_dev.csv")
 
 
 def table(*texts: str) -> pd.DataFrame:

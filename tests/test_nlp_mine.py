@@ -141,6 +141,7 @@ def test_missing_columns_are_named_in_the_error():
         mine_reports(REPORTS.drop(columns="report_text"), "accession", ["report_text"])
 
 
+@pytest.mark.slow
 def test_dask_partitions_give_the_same_labels(mined):
     parted = mine_partitioned(REPORTS, "accession", ["report_text"], partitions=2, progress=False)
     a = mined.labels.sort_values(["report_id", "vocabulary", "finding"]).reset_index(drop=True)

@@ -136,6 +136,7 @@ def test_interrupted_stage_is_redone_from_scratch_with_no_duplicates(export, bas
     assert read_state(out, "ingest")["status"] == "complete"
 
 
+@pytest.mark.slow
 def test_killed_radcurate_run_resumes_to_the_same_rows(export, baseline, tmp_path):
     out = tmp_path / "out"
     run = ["run", "--dicom", str(export["dicom"]), "--reports", str(export["reports"]), "--out", str(out)]
@@ -230,6 +231,7 @@ def test_run_command_rejects_bad_input_with_exit_code_2(export, tmp_path, capsys
     assert not (tmp_path / "out").exists()  # nothing ran
 
 
+@pytest.mark.slow
 def test_demo_generates_an_export_runs_the_pipeline_and_prints_a_one_screen_summary(tmp_path, capsys):
     code = radcurate(["demo", "--out", str(tmp_path), "--patients", "2", "--corrupt", "8", "--workers", "0"])
     summary = capsys.readouterr().out

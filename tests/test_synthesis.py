@@ -403,6 +403,7 @@ def test_corrupt_inputs_are_what_the_truth_says(synth_export_corrupt):
             assert r.source in rows and r.source not in studies
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
     a = generate_export(tmp_path / "a", patients=2, seed=5, corrupt=3)  # patient 2 comes with a DICOMDIR
     b = generate_export(tmp_path / "b", patients=2, seed=5, corrupt=3)
@@ -434,7 +435,7 @@ def test_burned_in_patient_text_is_readable_by_ocr(files, synth_export):
 
     if shutil.which("tesseract") is None:
         pytest.skip("tesseract binary not installed (apt-get install tesseract-ocr)")
-    import pytesseract
+    pytesseract = pytest.importorskip("pytesseract", reason="the ocr extra is not installed")
     from PIL import Image
 
     b = truth(synth_export, "burned_in")

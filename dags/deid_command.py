@@ -1,4 +1,8 @@
-"""``radcurate deid``: de-identify DICOM and reports into ``OUT/curated``."""
+"""``radcurate deid``: de-identify DICOM and reports into ``OUT/curated``.
+
+Lives in ``dags`` because with ``--dicom`` it runs ingest first: stages never run each other, the
+orchestration layer chains them (the same order as the pipeline's ingest -> deid).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,24 @@ import argparse
 import os
 import sys
 
-from radcurate.cluster import add_cluster_arguments, open_client
+from pathlib import Path
+from typing import Any
 
-from .config import DeidConfig
-from .stage import run_deid
+from radcurate.cluster import add_cluster_arguments, open_client
+from radcurate.deid import DeidConfig, DeidSummary, run_deid
+
+
+def ingest_then_deid(out_dir: str | os.PathLike, dicom_dir: str | os.PathLike,
+                     reports_file: str | os.PathLike | None = None, *, client: Any = None,
+                     config: DeidConfig = DeidConfig()) -> DeidSummary:
+    """Read a DICOM tree (and report extract) with ingest into OUT/phi, then de-identify it.
+
+    Duplicates, DICOMDIRs and unreadable files are quarantined by ingest's rules, as in the pipeline.
+    """
+    from radcurate.ingest import run_ingest
+
+    run_ingest(dicom_dir, reports_file, Path(out_dir), client=client)
+    return run_deid(out_dir, include_reports=reports_file is not None, client=client, config=config)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +71,10 @@ def main(args: argparse.Namespace) -> int:
                         text_detector=args.text_detector, batch_size=args.batch_size, surrogates=args.surrogates)
     try:
         with open_client(args.scheduler, args.workers) as client:
-            s = run_deid(args.out, dicom_dir=args.dicom, reports_file=args.reports, client=client, config=config)
+            if args.dicom:
+                s = ingest_then_deid(args.out, args.dicom, args.reports, client=client, config=config)
+            else:
+                s = run_deid(args.out, reports_file=args.reports, client=client, config=config)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
