@@ -58,8 +58,13 @@ def radiographs(tmp_path_factory):
 def classify_run(radiographs, tmp_path_factory):
     """An uninterrupted classify run (also the reference for the resume story)."""
     run = tmp_path_factory.mktemp("cxr_run") / "run"
-    code, _, _ = run_cli("train", "classify", "--curated", radiographs, "--out", run,
-                         "--epochs", CLASSIFY_EPOCHS, *SMALL)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # bitwise resume is promised for the same thread count (the killed run's)
+    try:
+        code, _, _ = run_cli("train", "classify", "--curated", radiographs, "--out", run,
+                             "--epochs", CLASSIFY_EPOCHS, *SMALL)
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0
     return run
 
@@ -169,7 +174,7 @@ def test_resume_after_kill_matches_uninterrupted(radiographs, classify_run, tmp_
     args = ["train", "classify", "--curated", radiographs, "--epochs", CLASSIFY_EPOCHS, *SMALL]
     run = tmp_path / "killed"
     proc = subprocess.Popen([*RADCURATE, *map(str, args), "--out", str(run)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS="1"))
     ckpt = run / "checkpoints" / "last.pt"
     deadline = time.time() + 240
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
@@ -181,7 +186,12 @@ def test_resume_after_kill_matches_uninterrupted(radiographs, classify_run, tmp_
     done = torch.load(ckpt, weights_only=False)["epoch"]
     assert 1 <= done < CLASSIFY_EPOCHS
 
-    code, _, err = run_cli(*args, "--out", run, capsys=capsys)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code, _, err = run_cli(*args, "--out", run, capsys=capsys)
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0
     assert f"resuming {run} after epoch {done}" in err
     a, b = weights(classify_run), weights(run)
