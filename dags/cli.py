@@ -24,6 +24,7 @@ STAGE_CLI_MODULES = [
     "radcurate.dags.mine_command",
     "radcurate.labeling.cli",
     "radcurate.images.cli",
+    "radcurate.training.cli",
     "radcurate.dags.synthesis_stages",
 ]
 

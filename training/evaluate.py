@@ -1,0 +1,239 @@
+"""``radcurate evaluate RUN``: score a trained run on its test patients, by image and by patient.
+
+Writes ``RUN/metrics.json`` (metrics with 95 % patient-bootstrap CIs, the data version, config and
+code version) and PNGs beside it: loss curves, ROC and calibration curves (classify), example
+predictions (segment, denoise).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import metrics as M
+from . import plots
+from .engine import code_version, load_model, read_run_config, setup_runtime, predict
+from .samples import TaskData, data_version, task_data
+
+
+def evaluate(run: str | Path, split: str = "test", labels: str | None = None, device: str = "auto",
+             write: bool = True) -> dict[str, Any]:
+    """Metrics of ``run`` on ``split``; ``labels`` scores a classifier against another labels table
+    (e.g. truth labels) instead of the one it was trained on."""
+    run = Path(run)
+    if not (run / "model.pt").is_file():
+        raise FileNotFoundError(f"{run}/model.pt not found: train first (radcurate train TASK --out {run})")
+    config, curated = read_run_config(run)
+    if labels:
+        config = dataclasses.replace(config, classify=dataclasses.replace(config.classify, labels=str(labels)))
+    config = dataclasses.replace(config, device=device)
+    rt = setup_runtime(config)
+    data = task_data(curated, config).subset(split)
+    if len(data) == 0:
+        raise ValueError(f"no {split} images for this task in {curated}")
+    record = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
+    n_out = len(record.get("findings") or data.names) if config.task == "classify" else 1
+    if config.task == "classify" and record.get("findings") and record["findings"] != data.names:
+        raise ValueError(f"labels give findings {data.names}, the model was trained on {record['findings']}")
+    model = load_model(run, config, n_out, rt)
+    out = predict(model, data.x, rt, channels_last=config.channels_last)
+    result: dict[str, Any] = {
+        "task": config.task, "split": split, "images": len(data), "patients": int(len(set(data.patient))),
+        "data_version": data_version(curated), "trained_on_data_version": record.get("data_version"),
+        "code_version": code_version(), "trained_with_code_version": record.get("code_version"),
+        "config": config.to_dict(), "labels": str(labels) if labels else None,
+        "bootstrap": {"resamples": config.bootstrap, "unit": "patient", "interval": "95% percentile"},
+    }
+    fn = {"classify": _classify, "segment": _segment, "denoise": _denoise}[config.task]
+    result.update(fn(data, out, config, run if write else None))
+    if write:
+        hist = json.loads((run / "history.json").read_text()) if (run / "history.json").is_file() else []
+        if hist:
+            ep = [h["epoch"] for h in hist]
+            series = [("train", ep, [h["train_loss"] for h in hist])]
+            if all("val_loss" in h for h in hist):
+                series.append(("val", ep, [h["val_loss"] for h in hist]))
+            plots.line_plot(run / "loss_curves.png", series, f"{config.task} loss", "epoch", "loss")
+        (run / "metrics.json").write_text(json.dumps(result, indent=1, sort_keys=True, default=_nan) + "\n")
+    return result
+
+
+def _nan(v):
+    return None if isinstance(v, float) and not np.isfinite(v) else str(v)
+
+
+def _ci(patients: np.ndarray, stat, config, seed_offset: int = 0) -> list[float]:
+    return list(M.patient_bootstrap(patients, stat, config.bootstrap, config.seed + seed_offset))
+
+
+def _classify(data: TaskData, logits: torch.Tensor, config, run: Path | None) -> dict[str, Any]:
+    p = torch.sigmoid(logits).numpy()
+    y, m = data.y.numpy(), data.mask.numpy() > 0
+    findings: dict[str, Any] = {}
+    curves = []
+    keys, p_pat = M.by_patient(np.where(m, p, np.nan), data.patient)
+    _, y_pat = M.by_patient(np.where(m, y, np.nan), data.patient)
+    for j, name in enumerate(data.names):
+        ok = m[:, j]
+        yi, pi, pat = y[ok, j] > 0.5, p[ok, j], data.patient[ok]
+        okp = np.isfinite(y_pat[:, j])
+        yp, pp = y_pat[okp, j] > 0.5, p_pat[okp, j]
+        auc = M.monai_auc(yi, pi)
+        findings[name] = {
+            "auc_image": auc,
+            "auc_image_ci": _ci(pat, lambda ix: M.rank_auc(yi[ix], pi[ix]), config, j),
+            "auc_patient": M.rank_auc(yp, pp),
+            "auc_patient_ci": _ci(keys[okp], lambda ix: M.rank_auc(yp[ix], pp[ix]), config, 100 + j),
+            "images": int(ok.sum()), "positives": int(yi.sum()), "patients": int(okp.sum()),
+            "patients_positive": int(yp.sum()), "masked": int((~ok).sum()),
+        }
+        if np.isfinite(auc):
+            fpr, tpr = M.roc_curve(yi, pi)
+            curves.append((f"{name} {auc:.2f}", fpr, tpr))
+    valid = [n for n in data.names if np.isfinite(findings[n]["auc_image"])]
+    cols = [data.names.index(n) for n in valid]
+
+    def macro(ix):
+        v = [M.rank_auc(y[ix, j][m[ix, j]] > 0.5, p[ix, j][m[ix, j]]) for j in cols]
+        v = [a for a in v if np.isfinite(a)]
+        return float(np.mean(v)) if len(v) == len(cols) and v else float("nan")
+
+    def macro_pat(ix):
+        v = []
+        for j in cols:
+            ok = np.isfinite(y_pat[ix, j])
+            v.append(M.rank_auc(y_pat[ix, j][ok] > 0.5, p_pat[ix, j][ok]))
+        v = [a for a in v if np.isfinite(a)]
+        return float(np.mean(v)) if len(v) == len(cols) and v else float("nan")
+
+    cal = M.calibration(y[m], p[m])
+    res = {
+        "findings": findings,
+        "macro_auc_image": float(np.mean([findings[n]["auc_image"] for n in valid])) if valid else float("nan"),
+        "macro_auc_image_ci": _ci(data.patient, macro, config, 500),
+        "macro_auc_patient": macro_pat(np.arange(len(keys))),
+        "macro_auc_patient_ci": _ci(keys, macro_pat, config, 600),
+        "macro_over": valid, "calibration": cal,
+        "aggregation": "patient score = max over the patient's images; patient label = max of its labels",
+    }
+    if run is not None:
+        plots.line_plot(run / "roc.png", curves or [("no finding with both classes", [0], [0])],
+                        "ROC per finding (test images)", "false positive rate", "true positive rate",
+                        xlim=(0, 1), ylim=(0, 1), diagonal=True)
+        b = cal["bins"]
+        plots.line_plot(run / "calibration.png",
+                        [(f"ECE {cal['ece']:.3f}", [r["mean_predicted"] for r in b], [r["observed"] for r in b])],
+                        "calibration (all findings)", "mean predicted", "observed frequency",
+                        xlim=(0, 1), ylim=(0, 1), diagonal=True)
+    return res
+
+
+def _segment(data: TaskData, logits: torch.Tensor, config, run: Path | None) -> dict[str, Any]:
+    thr = config.segment.threshold
+    pred = (torch.sigmoid(logits) > thr).float()
+    truth = data.y
+    dice_img = M.monai_dice(pred, truth)  # NaN on slices without a lesion
+    inter2, total = M.dice_parts(pred.numpy(), truth.numpy())
+    has = truth.reshape(len(truth), -1).sum(1).numpy() > 0
+    keys, inv = np.unique(data.patient, return_inverse=True)
+
+    def mean_dice(ix):
+        v = dice_img[ix][has[ix]]
+        return float(np.mean(v)) if v.size else float("nan")
+
+    def pooled(ix):  # per patient: Dice over all its slices pooled, then mean over patients
+        pi = inv[ix]
+        num = np.bincount(pi, inter2[ix], len(keys))
+        den = np.bincount(pi, total[ix], len(keys))
+        present = np.bincount(pi, minlength=len(keys)) > 0
+        ok = present & (den > 0)
+        return float(np.mean(num[ok] / den[ok])) if ok.any() else float("nan")
+
+    empty = ~has
+    fp = (pred.reshape(len(pred), -1).sum(1).numpy() > 0)[empty]
+    res = {
+        "dice_image": mean_dice(np.arange(len(data))), "dice_image_ci": _ci(data.patient, mean_dice, config),
+        "dice_patient": pooled(np.arange(len(data))), "dice_patient_ci": _ci(data.patient, pooled, config, 1),
+        "lesion_slices": int(has.sum()), "empty_slices": int(empty.sum()),
+        "empty_slices_with_false_positive": float(fp.mean()) if fp.size else float("nan"),
+        "threshold": thr, "window_hu": list(config.segment.window),
+        "aggregation": "image: mean Dice over slices with a lesion; patient: Dice pooled over the "
+                       "patient's slices, mean over patients",
+        "reference": "weak masks of lesions.parquet (not expert contours)",
+    }
+    if run is not None:
+        order = np.flatnonzero(has)[:6]
+        rows = [[data.x[i, 0].numpy(), plots.overlay(data.x[i, 0].numpy(), [(truth[i, 0].numpy(), (0, 200, 0)),
+                                                                              (pred[i, 0].numpy(), (230, 30, 30))])]
+                for i in order]
+        if rows:
+            plots.tiles(run / "examples.png", rows, ["ct", "truth g / pred r"], "segment: test slices")
+    return res
+
+
+def _denoise(data: TaskData, out: torch.Tensor, config, run: Path | None) -> dict[str, Any]:
+    lo, hi = config.denoise.window
+    to_hu = lambda t: t * (hi - lo) + lo  # noqa: E731
+    ew = tuple(config.denoise.eval_window)
+    psnr, ssim = M.psnr_ssim(to_hu(out), to_hu(data.y), ew)
+    psnr0, ssim0 = M.psnr_ssim(to_hu(data.x), to_hu(data.y), ew)
+    keys, inv = np.unique(data.patient, return_inverse=True)
+
+    def per_patient(v):
+        def f(ix):
+            s = np.bincount(inv[ix], v[ix], len(keys))
+            c = np.bincount(inv[ix], minlength=len(keys))
+            return float(np.mean(s[c > 0] / c[c > 0]))
+        return f
+
+    res: dict[str, Any] = {
+        "window_hu": list(ew), "data_range_hu": float(ew[1] - ew[0]),
+        "note": f"PSNR/SSIM in HU clipped to [{ew[0]:g}, {ew[1]:g}], data range {ew[1] - ew[0]:g} HU; "
+                f"SSIM Gaussian window 11 px, sigma 1.5 (3 px below 11 px). 'low_dose' is the input itself, for reference.",
+        "split_source": data.info.get("split_source"),
+    }
+    for name, v in (("psnr", psnr), ("ssim", ssim), ("low_dose_psnr", psnr0), ("low_dose_ssim", ssim0)):
+        res[f"{name}_image"] = float(np.mean(v))
+        res[f"{name}_patient"] = per_patient(v)(np.arange(len(v)))
+        res[f"{name}_patient_ci"] = _ci(data.patient, per_patient(v), config)
+    if run is not None:
+        disp = lambda t: np.clip((to_hu(t).numpy() + 160) / 400, 0, 1)  # noqa: E731 soft-tissue window
+        rows = [[disp(data.x[i, 0]), disp(out[i, 0]), disp(data.y[i, 0])] for i in range(min(4, len(data)))]
+        plots.tiles(run / "examples.png", rows, ["low dose", "denoised", "full dose"],
+                    "denoise: test slices, window -160..240 HU")
+    return res
+
+
+def summary(result: dict[str, Any]) -> str:
+    """The lines ``radcurate evaluate`` prints."""
+    def ci(v):
+        return "[n/a]" if v is None or any(x is None or not np.isfinite(x) for x in v) else f"[{v[0]:.3f}, {v[1]:.3f}]"
+
+    def f(v):
+        return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+    head = (f"{result['task']} on {result['split']}: {result['images']} images of {result['patients']} patients "
+            f"(data {result['data_version']}, code {result['code_version']}); 95% CIs resample patients")
+    lines = [head]
+    if result["task"] == "classify":
+        lines.append(f"{'finding':24} {'AUC image':>10} {'95% CI':>16} {'AUC patient':>12} {'95% CI':>16}  pos/n")
+        for name, r in result["findings"].items():
+            lines.append(f"{name:24} {f(r['auc_image']):>10} {ci(r['auc_image_ci']):>16} {f(r['auc_patient']):>12} "
+                         f"{ci(r['auc_patient_ci']):>16}  {r['positives']}/{r['images']}")
+        lines.append(f"{'macro':24} {f(result['macro_auc_image']):>10} {ci(result['macro_auc_image_ci']):>16} "
+                     f"{f(result['macro_auc_patient']):>12} {ci(result['macro_auc_patient_ci']):>16}")
+        lines.append(f"calibration ECE {result['calibration']['ece']:.3f}")
+    elif result["task"] == "segment":
+        lines.append(f"Dice per image {f(result['dice_image'])} {ci(result['dice_image_ci'])}; per patient "
+                     f"{f(result['dice_patient'])} {ci(result['dice_patient_ci'])} ({result['lesion_slices']} lesion slices)")
+    else:
+        lines.append(result["note"])
+        for k in ("psnr", "ssim", "low_dose_psnr", "low_dose_ssim"):
+            lines.append(f"{k:14} image {f(result[k + '_image'])}  patient {f(result[k + '_patient'])} "
+                         f"{ci(result[k + '_patient_ci'])}")
+    return "\n".join(lines)
