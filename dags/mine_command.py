@@ -102,14 +102,15 @@ def run_mine(args: argparse.Namespace) -> int:
         return 2
     written = write_mined(mined, args.out)
     if reviewed is not None:
-        from radcurate.labeling import LABELS_SCHEMA, LabelingConfig, apply_reviewed
+        from radcurate.labeling import LABELS_SCHEMA, build_labels
 
         texts = reports[[args.id_column]].astype(str).rename(columns={args.id_column: "report_id"})
         texts["text"] = ["\n".join(str(v) for v in vals if isinstance(v, str))
                          for vals in zip(*(reports[c] for c in text_columns))]
-        mined.labels = apply_reviewed(
-            {"labels": mined.labels, "mentions": mined.mentions, "reports": texts, **extras}, reviewed,
-            LabelingConfig(vocabularies=("chestxray14", "chexpert")))
+        # the rules' own votes stay in rule_labels.parquet; labels.parquet holds the label model's
+        written["rule_labels"] = write_table(mined.labels, Path(args.out) / "rule_labels.parquet")
+        mined.labels = build_labels(
+            {"labels": mined.labels, "mentions": mined.mentions, "reports": texts, **extras}, reviewed)
         written["labels"] = write_table(mined.labels, Path(args.out) / "labels.parquet", schema=LABELS_SCHEMA)
     for name, df in extras.items():
         written[name] = write_table(df, Path(args.out) / f"{name}.parquet", schema=EXTRA_SCHEMAS[name])
