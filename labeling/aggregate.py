@@ -124,26 +124,31 @@ def _label_one_finding(ids: pd.Index, vocab: str, finding: str, v: pd.DataFrame,
     known = np.where(is_reviewed, reviewed_value.fillna(0).to_numpy(dtype=float), np.nan)
     known[known == -1] = np.nan  # an uncertain answer does not clamp the class
 
+    below = np.nextafter(config.threshold, 0.0)
+    rows = np.flatnonzero(~np.isnan(known))
     if codes.shape[1]:
-        n_known = int((~np.isnan(known)).sum())
-        weight = max(1.0, config.reviewed_weight * (n - n_known) / max(n_known, 1))
-        p = DawidSkene().fit(codes, known=known, known_weight=weight).predict_proba(codes)
+        alone = [i for i, lf in enumerate(lfs) if lf in RULE_FUNCTIONS]  # no function learned from reviews
+        p = rules_probability(codes[:, alone], None, config)
+        if len(rows) >= config.classifier.min_reviewed:
+            # Reviewed reports clamp the label model's EM and make topics vote, which re-weighs the
+            # rules for every report: kept only if, cross-fitted, it beats the rules alone on them.
+            y = known[rows].astype(int)
+            held_out = np.empty(len(rows))
+            for train, test in _folds(y, config):
+                k = known.copy()
+                k[rows[test]] = np.nan
+                held_out[test] = rules_probability(codes, k, config)[rows[test]]
+            if _gain(p[rows], held_out, y, config) > 0:
+                p = rules_probability(codes, known, config)
     else:
         k = known[~np.isnan(known)]
-        p = np.full(n, (k.sum() + 0.5) / (len(k) + 1.0) if len(k) else 0.0)
-    # An unresolved uncertain mention ("possible atelectasis") is at least ``uncertain_min`` likely:
-    # the label model only learns definite present/absent, and would call it near-certainly absent.
-    uncertain_only = (codes == 3).any(axis=1) & ~(codes == 1).any(axis=1)
-    p = np.where(uncertain_only, np.maximum(p, config.uncertain_min), p)
+        p = np.full(n, min((k.sum() + 0.5) / (len(k) + 1.0) if len(k) else 0.0, config.uncertain_min))
 
     clf_votes, trust = None, 0.0
     rule_lfs = list(lfs)
-    if is_reviewed.any():
-        rows = np.flatnonzero(~np.isnan(known))
-        # The classifier starts from what the rules decided: present needs a present vote, so
-        # reports with uncertain evidence only start at most at ``uncertain_min``.
-        said_present = (codes == 1).any(axis=1)
-        start = np.where(said_present, p, np.minimum(p, config.uncertain_min))
+    if len(rows):
+        # The classifier starts from what the rules decided (its offset: their log-odds).
+        start = p
         scores = classifier_scores(features, all_rule_votes, ids, vocab, finding, rows,
                                    known[rows].astype(int), _logit(start), config)
         if scores is not None:
@@ -165,7 +170,7 @@ def _label_one_finding(ids: pd.Index, vocab: str, finding: str, v: pd.DataFrame,
     value = np.where(is_reviewed, rv, value)
     # a reviewed answer is certain: 1.0 / 0.0; an uncertain answer keeps the model's probability,
     # held inside the uncertain band so that value and probability still agree
-    band = np.clip(p, config.uncertain_min, np.nextafter(config.threshold, 0.0))
+    band = np.clip(p, config.uncertain_min, below)
     prob = np.where(is_reviewed & (rv == 1), 1.0,
                     np.where(is_reviewed & (rv == -1), band, np.where(is_reviewed, 0.0, p)))
     voted = codes != 0
@@ -179,6 +184,47 @@ def _label_one_finding(ids: pd.Index, vocab: str, finding: str, v: pd.DataFrame,
         "reviewed": is_reviewed,
     })
     return labels, clf_votes, trust
+
+
+def rules_probability(codes: np.ndarray, known: np.ndarray | None, config: LabelingConfig) -> np.ndarray:
+    """P(present) from the rule votes: the Dawid–Skene label model (reviewed reports clamped when
+    ``known`` has them), shaped so that present needs a present vote. An unresolved uncertain
+    mention ("possible atelectasis") stays in the uncertain band [uncertain_min, threshold) — the
+    label model learns only definite present/absent and may call it near-certainly either; a
+    report no function called present or uncertain is at most ``uncertain_min`` likely."""
+    n = len(codes)
+    weight = 1.0
+    if known is not None:
+        n_known = int((~np.isnan(known)).sum())
+        weight = max(1.0, config.reviewed_weight * (n - n_known) / max(n_known, 1))
+    p = DawidSkene().fit(codes, known=known, known_weight=weight).predict_proba(codes)
+    said_present = (codes == 1).any(axis=1)
+    uncertain_only = (codes == 3).any(axis=1) & ~said_present
+    below = np.nextafter(config.threshold, 0.0)
+    return np.where(said_present, p, np.where(uncertain_only, np.clip(p, config.uncertain_min, below),
+                                              np.minimum(p, config.uncertain_min)))
+
+
+def _folds(y: np.ndarray, config: LabelingConfig):
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    k = int(min(config.classifier.folds, len(y)))
+    folds = StratifiedKFold(k, shuffle=True, random_state=config.seed) \
+        if min(y.sum(), len(y) - y.sum()) >= k else KFold(k, shuffle=True, random_state=config.seed)
+    return folds.split(np.zeros(len(y)), y)
+
+
+def _gain(p_base: np.ndarray, p_new: np.ndarray, y: np.ndarray, config: LabelingConfig) -> int:
+    """Errors ``p_new`` fixes minus those it makes against ``p_base`` (at the threshold), on held-out
+    reviewed reports; 0 unless the gain is at least ``min_gain`` and ``min_gain_sd`` standard
+    deviations of a sign test on the reports where the two disagree."""
+    cc = config.classifier
+    y = np.asarray(y).astype(bool)
+    base_right = (np.asarray(p_base) >= config.threshold) == y
+    right = (np.asarray(p_new) >= config.threshold) == y
+    fixed, broken = int((right & ~base_right).sum()), int((~right & base_right).sum())
+    gain = fixed - broken
+    return gain if gain >= cc.min_gain and gain >= cc.min_gain_sd * np.sqrt(fixed + broken) else 0
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -201,13 +247,13 @@ def trust_weight(p_rules: np.ndarray, p_classifier: np.ndarray, y: np.ndarray,
     >>> trust_weight(np.array([.9, .8, .1, .2, .7, .3]), np.full(6, 0.4), y)
     0.0
     """
-    cc = config.classifier
     lr, lc = _logit(np.asarray(p_rules, float)), _logit(np.asarray(p_classifier, float))
-    y = np.asarray(y).astype(bool)
-    errors = {w: int(((_sigmoid((1 - w) * lr + w * lc) >= config.threshold) != y).sum())
-              for w in sorted(set(cc.trust_grid) | {0.0})}
-    best = min(errors, key=lambda w: (errors[w], w))
-    return float(best) if errors[best] <= errors[0.0] - cc.min_gain else 0.0
+    best, best_gain = 0.0, 0
+    for w in sorted(set(config.classifier.trust_grid) - {0.0}):
+        gain = _gain(p_rules, _sigmoid((1 - w) * lr + w * lc), y, config)
+        if gain > best_gain:
+            best, best_gain = float(w), gain
+    return best
 
 
 def decide(p: np.ndarray, codes: np.ndarray, lfs: list[str], config: LabelingConfig,

@@ -43,6 +43,7 @@ class ClassifierConfig:
     # must beat the rules alone by at least ``min_gain`` held-out errors, else the rules decide.
     trust_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     min_gain: int = 2
+    min_gain_sd: float = 1.0  # ... and by this many standard deviations of a sign test
 
 
 @dataclass(frozen=True)
