@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from radcurate.nlp.measurements import MEASUREMENTS_SCHEMA, measurements_table
-from radcurate.nlp.recist import NOT_THIS_STUDY, RECIST_SCHEMA, RecistConfig, recist_table, states_resolution
+from radcurate.nlp.recist import (NOT_THIS_STUDY, RECIST_SCHEMA, RecistConfig, recist_table, states_new_lesion,
+                                  states_non_target_progression, states_resolution, too_small_mentions)
 from radcurate.nlp.sections import compose_report, section_spans
 from radcurate.nlp.topics import TOPIC_TERMS_SCHEMA, TOPICS_SCHEMA, TopicConfig, TopicModel, fit_topics
 
@@ -82,14 +83,16 @@ def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str | Sequen
     if patient_column and date_column:
         studies = pd.DataFrame({"report_id": reports[id_column].astype(str),
                                 "patient_id": reports[patient_column].astype(str),
-                                "study_date": reports[date_column]})
+                                "study_date": reports[date_column],
+                                "text": [text for text, _ in composed]})  # RECIST's edge cases read it
         if modality_column:
             studies["modality"] = reports[modality_column].astype(str)
         else:  # time points: reports that state a lesion size or a lesion's resolution
             m = out["measurements"]
             measured = set(m.loc[m["kind"].isin(["lesion", "lymph_node"]) & ~m["section"].isin(NOT_THIS_STUDY),
                                  "report_id"])
-            studies["evaluable"] = [rid in measured or states_resolution(text)
+            studies["evaluable"] = [rid in measured or states_resolution(text) or states_new_lesion(text)
+                                    or bool(too_small_mentions(text)) or states_non_target_progression(text)
                                     for rid, (text, _) in zip(studies["report_id"], composed)]
         out["recist"] = recist_table(out["measurements"], studies, config.recist)
     if topics:
