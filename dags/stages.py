@@ -116,7 +116,7 @@ def nlp_stage(ctx) -> dict[str, Any]:
                              partitions=partitions, scheduler=ctx.client, progress=ctx.progress)
     extras = mine_extras(reports, "report_key", "text", patient_column="patient_key",
                          date_column="study_date", modality_column="modality", topics=config.topics,
-                         topic_model_dir=curated / "topic_model")
+                         topic_model_dir=curated / "topic_model", partitions=partitions, scheduler=ctx.client)
     write_table(_keyed(mined.labels), curated / "rule_labels.parquet")
     write_table(_keyed(mined.mentions), curated / "mentions.parquet")
     for name, df in extras.items():
