@@ -130,7 +130,8 @@ def disagreements(negex_pred: pd.DataFrame, pred: pd.DataFrame, gold: pd.DataFra
             .sort_values("labels", ascending=False))
 
 
-def run_miner(df: pd.DataFrame, config: MinerConfig, repeats: int = 2) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+def run_miner(df: pd.DataFrame, config: MinerConfig, repeats: int = 2
+              ) -> tuple[pd.DataFrame, pd.DataFrame, float, pd.DataFrame]:
     mine_reports(df.head(20), "report_id", ["findings", "impression"], config)  # build the pipeline once
     times = []
     for _ in range(repeats):  # best of N, as for the baseline
@@ -138,12 +139,11 @@ def run_miner(df: pd.DataFrame, config: MinerConfig, repeats: int = 2) -> tuple[
         mined = mine_reports(df, "report_id", ["findings", "impression"], config)
         times.append(time.perf_counter() - t0)
     elapsed = min(times)
-    run_miner.labels = mined.labels  # for the Normal row
     lab = mined.labels[mined.labels["vocabulary"] == "chestxray14"]
     wide = lab.pivot(index="report_id", columns="finding", values="value")
     pred = (wide.reindex(index=df["report_id"].astype(str), columns=list(CHESTXRAY14)) == 1).fillna(False).astype(int)
     pred.index = df["report_id"]
-    return pred, mined.mentions, elapsed
+    return pred, mined.mentions, elapsed, mined.labels
 
 
 def score(gold: pd.DataFrame, pred: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     df = pd.read_csv(require_openi(args.openi))
     gold = df.set_index("report_id")[list(CHESTXRAY14)].astype(int)
-    pred, mentions, t_miner = run_miner(df, MinerConfig())
+    pred, mentions, t_miner, labels = run_miner(df, MinerConfig())
     ours, table = score(gold, pred)
     print(f"OpenI dev: {len(df)} reports, findings + impression, 14 ChestX-ray14 findings (positive = 1)\n")
     results = [("radcurate miner", ours, len(df) / t_miner)]
@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     tp, fp, fn = nh.tp.sum(), nh.fp.sum(), nh.fn.sum()
     print(f"(radcurate without Hernia, which this gold standard never marks positive even for a definite "
           f"'moderate hiatal hernia': micro F1 {2 * tp / (2 * tp + fp + fn):.3f})")
-    for name, (p, r, f) in normal_scores(df, run_miner.labels).items():
+    for name, (p, r, f) in normal_scores(df, labels).items():
         goal = f"  (goal F1 >= 0.90: {'met' if f >= 0.90 else 'not met'})" if "Normal" in name else ""
         print(f"{name + ' vs gold normal':40s} P {p:.3f}  R {r:.3f}  F1 {f:.3f}{goal}")
     if args.speed_reports:
