@@ -237,13 +237,13 @@ def trust_weight(p_rules: np.ndarray, p_classifier: np.ndarray, y: np.ndarray,
 
     Each weight w of ``trust_grid`` blends the two on the log-odds scale; its errors are counted
     on the reviewed reports at the labelling threshold, with the classifier's out-of-fold scores.
-    The weight with fewest errors wins only if it beats the rules alone (w = 0) by ``min_gain``
-    errors; otherwise the rules decide, so reviews never make a finding's labels worse than its
-    rules on reports like the reviewed ones.
+    The smallest weight with the largest gain over the rules alone (w = 0) wins, if that gain
+    passes `_gain`'s bar (``min_gain`` errors and a sign test); otherwise the rules decide, so
+    reviews never make a finding's labels worse than its rules on reports like the reviewed ones.
 
     >>> y = np.array([1, 1, 0, 0, 1, 0])
-    >>> trust_weight(np.full(6, 0.4), np.array([.9, .8, .1, .2, .7, .3]), y)
-    1.0
+    >>> trust_weight(np.full(6, 0.4), np.array([.9, .8, .1, .2, .7, .3]), y)  # half-way fixes all 3
+    0.5
     >>> trust_weight(np.array([.9, .8, .1, .2, .7, .3]), np.full(6, 0.4), y)
     0.0
     """
