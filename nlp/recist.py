@@ -250,8 +250,8 @@ def observations(measurements: pd.DataFrame, texts=None) -> dict[str, list[Obser
         current = rows[rows["timepoint"] == "current"]
         prior = rows[rows["timepoint"] == "prior"]
         text = texts.get(str(report_id))
-        bounds = _sentences(text) if isinstance(text, str) else []
-        ends = sorted(int(e) for e in rows["char_end"])
+        bounds = _sentences(text) if isinstance(text, str) and "char_end" in rows.columns else []
+        ends = sorted(int(e) for e in rows["char_end"]) if bounds else []
         for _, r in current.iterrows():
             long_mm = _num(r["long_axis_mm"])
             short_mm = _num(r["short_axis_mm"])
