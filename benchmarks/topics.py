@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from radcurate.nlp.topics import TopicConfig, coherence, fit_topics
+from radcurate.nlp.topics import K_GRID, TopicConfig, coherence, fit_topics
 
 from openi_data import add_openi_option, require_openi
 
@@ -57,7 +57,7 @@ def main() -> None:
     logging.getLogger("gensim").setLevel(logging.WARNING)
     texts = openi_texts(require_openi(args.openi))
     seeds = [int(s) for s in args.seeds.split(",")]
-    config = TopicConfig(coherence=args.measure, seed=seeds[0])
+    config = TopicConfig(num_topics_grid=K_GRID, coherence=args.measure, seed=seeds[0])
     model = fit_topics(texts, config)
     t0 = time.perf_counter()
     chosen = coherence(model.lda, model.documents(texts), model.dictionary, args.measure)

@@ -373,7 +373,11 @@ def labeling_suites(out_dir: str | Path, inputs: Mapping[str, Any],
     """Labels: values in the allowed set, one row per study and finding, probabilities in [0, 1]."""
     from radcurate.labeling import labels_expectations
 
-    expectations = tuple(Expectation(t, dict(kw), why) for t, kw, why in labels_expectations("report_key"))
+    rule_labels = Path(out_dir) / "curated/rule_labels.parquet"
+    vocabularies = (sorted(set(pq.read_table(rule_labels, columns=["vocabulary"]).column(0).to_pylist()))
+                    if rule_labels.exists() else None)
+    expectations = tuple(Expectation(t, dict(kw), why)
+                         for t, kw, why in labels_expectations("report_key", vocabularies))
     expectations += (
         Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["study_key", "vocabulary", "finding"]},
                      "one row per study and finding"),

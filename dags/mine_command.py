@@ -46,6 +46,11 @@ def register(subparsers) -> None:
                    help="patient column: with --date-column, follow lesions over time (recist.parquet)")
     p.add_argument("--date-column", default=None, metavar="C", help="study date column (for RECIST)")
     p.add_argument("--no-topics", action="store_true", help="skip LDA topics")
+    p.add_argument("--topic-model", default=None, metavar="DIR",
+                   help="reuse a saved topic model (e.g. an earlier run's DIR/topic_model): infer only")
+    p.add_argument("--topic-k", default=None, metavar="K[,K...]",
+                   help="number of LDA topics (default 15); several (e.g. 6,8,10,12,15) are searched by "
+                        "coherence, one model each: slower")
     p.add_argument("--reviewed", default=None, metavar="FILE",
                    help="human-reviewed labels, wide layout (report_id + one column per finding, 1/0/-1/blank)")
     p.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address (default: local)")
@@ -79,6 +84,28 @@ def run_mine(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: report extract {path} not found", file=sys.stderr)
         return 2
+    from dataclasses import replace
+
+    from radcurate.nlp.extras import ExtrasConfig
+
+    extras_config = ExtrasConfig()
+    if args.topic_k:
+        try:
+            grid = tuple(int(k) for k in args.topic_k.split(","))
+        except ValueError:
+            print(f"error: --topic-k takes numbers of topics, e.g. 15 or 6,8,10 (got {args.topic_k!r})",
+                  file=sys.stderr)
+            return 2
+        extras_config = replace(extras_config, topics=replace(extras_config.topics, num_topics_grid=grid))
+    model_dir = Path(args.out) / "topic_model"
+    if args.topic_model:
+        from radcurate.nlp.topics import TopicModel
+
+        try:
+            TopicModel.load(args.topic_model).save(model_dir)  # kept beside the dataset it labelled
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot load the topic model in {args.topic_model}: {exc}", file=sys.stderr)
+            return 2
     text_columns = [c.strip() for c in args.text_columns.split(",") if c.strip()]
     from radcurate.ingest.extract import ExtractError
 
@@ -107,7 +134,8 @@ def run_mine(args: argparse.Namespace) -> int:
     try:
         extras = mine_extras(reports, args.id_column, text_columns, patient_column=args.patient_column,
                              date_column=args.date_column, topics=not args.no_topics,
-                             topic_model_dir=Path(args.out) / "topic_model")
+                             topic_model_dir=model_dir, config=extras_config, partitions=partitions,
+                             scheduler=args.scheduler)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -115,14 +143,15 @@ def run_mine(args: argparse.Namespace) -> int:
         mined.quarantine = pd.concat([read_quarantine, mined.quarantine], ignore_index=True)
     written = write_mined(mined, args.out)
     if reviewed is not None:
-        from radcurate.labeling import LABELS_SCHEMA, LabelingConfig, apply_reviewed
+        from radcurate.labeling import LABELS_SCHEMA, build_labels
 
         texts = reports[[args.id_column]].astype(str).rename(columns={args.id_column: "report_id"})
         texts["text"] = ["\n".join(str(v) for v in vals if isinstance(v, str))
                          for vals in zip(*(reports[c] for c in text_columns))]
-        mined.labels = apply_reviewed(
-            {"labels": mined.labels, "mentions": mined.mentions, "reports": texts, **extras}, reviewed,
-            LabelingConfig(vocabularies=("chestxray14", "chexpert")))
+        # the rules' own votes stay in rule_labels.parquet; labels.parquet holds the label model's
+        written["rule_labels"] = write_table(mined.labels, Path(args.out) / "rule_labels.parquet")
+        mined.labels = build_labels(
+            {"labels": mined.labels, "mentions": mined.mentions, "reports": texts, **extras}, reviewed)
         written["labels"] = write_table(mined.labels, Path(args.out) / "labels.parquet", schema=LABELS_SCHEMA)
     for name, df in extras.items():
         written[name] = write_table(df, Path(args.out) / f"{name}.parquet", schema=EXTRA_SCHEMAS[name])

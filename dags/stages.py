@@ -40,7 +40,6 @@ NLP_OUTPUTS = (
     "curated/topic_model",
 )
 LABELING_OUTPUTS = ("curated/labels.parquet",)
-VOCABULARIES = ("chestxray14", "chexpert")
 
 
 def _dataclass_from(cls, section: Mapping[str, Any]):
@@ -140,7 +139,7 @@ def nlp_stage(ctx) -> dict[str, Any]:
                              partitions=partitions, scheduler=ctx.client, progress=ctx.progress)
     extras = mine_extras(reports, "report_key", "text", patient_column="patient_key",
                          date_column="study_date", modality_column="modality", topics=config.topics,
-                         topic_model_dir=curated / "topic_model")
+                         topic_model_dir=curated / "topic_model", partitions=partitions, scheduler=ctx.client)
     write_table(_keyed(mined.labels), curated / "rule_labels.parquet")
     write_table(_keyed(mined.mentions), curated / "mentions.parquet")
     for name, df in extras.items():
@@ -191,31 +190,25 @@ def labeling_config_inputs(section: Mapping[str, Any]) -> dict[str, str]:
 
 
 def labels_schema() -> pa.Schema:
-    from radcurate.labeling import LABELS_SCHEMA
+    from radcurate.labeling import labels_schema as keyed
 
-    fields = [f.with_name("report_key") if f.name == "report_id" else f for f in LABELS_SCHEMA]
+    fields = list(keyed("report_key"))
     return pa.schema([fields[0], pa.field("study_key", pa.string()), *fields[1:]])
 
 
 def labeling_stage(ctx) -> dict[str, Any]:
     """One label per study and finding: label model over the mined evidence, reviewed labels kept."""
-    from radcurate.labeling import LabelingConfig, read_reviewed, weak_labels
+    from radcurate.labeling import build_labels, read_reviewed
 
     config = labeling_config(ctx.config)
     curated = Path(ctx.out_dir) / "curated"
     reports = read_table(curated / "reports.parquet", columns=["report_key", "study_key", "text"])
-    unkey = {"report_key": "report_id", "patient_key": "patient_id"}
-    mined = {
-        "labels": read_table(curated / "rule_labels.parquet").rename(columns=unkey),
-        "mentions": read_table(curated / "mentions.parquet").rename(columns=unkey),
-        "measurements": read_table(curated / "measurements.parquet").rename(columns=unkey),
-        "reports": reports[["report_key", "text"]].rename(columns=unkey),
-    }
-    if (curated / "topics.parquet").exists():
-        mined["topics"] = read_table(curated / "topics.parquet").rename(columns=unkey)
+    mined = {name: read_table(curated / f"{name}.parquet")
+             for name in ("rule_labels", "mentions", "measurements", "topics") if (curated / f"{name}.parquet").exists()}
+    mined["labels"] = mined.pop("rule_labels")
+    mined["reports"] = reports[["report_key", "text"]]
     reviewed = read_reviewed(config.reviewed) if config.reviewed else None
-    labels = weak_labels(mined, reviewed, LabelingConfig(vocabularies=VOCABULARIES))
-    labels = labels.rename(columns={"report_id": "report_key"})
+    labels = build_labels(mined, reviewed, id_column="report_key")  # every vocabulary the rules carry
     labels = labels.merge(reports[["report_key", "study_key"]], on="report_key", how="left")
     schema = labels_schema()
     table = schema.empty_table() if labels.empty else labels[schema.names]  # no reports: an empty table

@@ -5,12 +5,12 @@
 """
 from .aggregate import LABELS_SCHEMA, apply_reviewed, label_with_votes, reviewed_long, weak_labels
 from .config import (CHESTXRAY14, CHEXPERT, DEFAULT_POLICIES, VOCABULARIES, ClassifierConfig,
-                     LabelingConfig)
+                     LabelingConfig, config_for_mined)
 from .evaluate import LabelEvaluation, evaluate_labels
-from .expectations import labels_expectations
+from .expectations import labels_expectations, value_probability_rule
 from .functions import all_votes, negation_marked_tokens, rule_votes
 from .label_model import DawidSkene
-from .pipeline import read_mined, run_labeling
+from .pipeline import build_labels, labels_schema, read_mined, run_labeling
 from .review import (ImportResult, evidence_patterns, export_review, import_review, load_reviewed, read_reviewed,
                      review_priority, select_for_review)
 
@@ -18,6 +18,7 @@ __all__ = [
     "LABELS_SCHEMA", "apply_reviewed", "label_with_votes", "reviewed_long", "weak_labels",
     "CHESTXRAY14", "CHEXPERT", "DEFAULT_POLICIES", "VOCABULARIES", "ClassifierConfig",
     "LabelingConfig", "LabelEvaluation", "labels_expectations", "evaluate_labels", "all_votes", "negation_marked_tokens",
-    "rule_votes", "DawidSkene", "read_mined", "run_labeling", "ImportResult", "export_review",
+    "rule_votes", "DawidSkene", "read_mined", "run_labeling", "build_labels", "labels_schema",
+    "config_for_mined", "value_probability_rule", "ImportResult", "export_review",
     "import_review", "evidence_patterns", "load_reviewed", "read_reviewed", "review_priority", "select_for_review",
 ]

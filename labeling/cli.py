@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import LabelingConfig
 
 
 def register(subparsers) -> None:
@@ -157,8 +156,7 @@ def _label(args) -> int:
     from .pipeline import run_labeling
 
     try:
-        summary = run_labeling(args.mined, args.out, reviewed=args.reviewed,
-                               config=LabelingConfig())
+        summary = run_labeling(args.mined, args.out, reviewed=args.reviewed)
     except (OSError, ValueError, KeyError) as exc:
         return _fail(f"cannot label: {exc}")
     print(f"{summary['rows']} labels for {summary['reports']} reports "

@@ -1,19 +1,12 @@
 """Typed configuration for the labeling stage (defaults in code, overridable by the pipeline)."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
-CHESTXRAY14 = (
-    "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
-    "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening",
-    "Hernia",
-)
-CHEXPERT = (
-    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity",
-    "Edema", "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion",
-    "Pleural Other", "Fracture", "Support Devices",
-)
-VOCABULARIES = {"chestxray14": CHESTXRAY14, "chexpert": CHEXPERT}
+from radcurate.vocabulary import BUILTIN, CHESTXRAY14, CHEXPERT, Vocabularies, registry  # noqa: F401
+
+VOCABULARIES = BUILTIN  # the built-in vocabularies (name -> findings); a site's join per config
 
 POLICIES = ("u_ones", "u_zeros", "u_ignore")
 
@@ -45,6 +38,12 @@ class ClassifierConfig:
     rule_feature_scale: float = 0.3
     min_reviewed: int = 20  # abstain for a finding with fewer reviewed reports
     folds: int = 5  # out-of-fold scores on reviewed reports keep the reported accuracy honest
+    # How much the classifier is trusted against the rules, per finding: the log-odds blend weight
+    # (from these) whose cross-fitted errors on the reviewed reports are fewest. A weight above 0
+    # must beat the rules alone by at least ``min_gain`` held-out errors, else the rules decide.
+    trust_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    min_gain: int = 2
+    min_gain_sd: float = 1.0  # ... and by this many standard deviations of a sign test
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,8 @@ class LabelingConfig:
     """Everything the labeling stage can be told."""
 
     vocabularies: tuple[str, ...] = ("chestxray14",)
+    # A site's own vocabularies (from its lexicon, via the mined rule labels: `config_for_mined`).
+    site_vocabularies: Vocabularies = field(default_factory=Vocabularies)
     policies: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
     default_policy: str = "u_ignore"
     threshold: float = 0.5  # probability of present at which a study is labelled positive
@@ -66,13 +67,28 @@ class LabelingConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        unknown = [v for v in self.vocabularies if v not in VOCABULARIES]
-        if unknown:
-            raise ValueError(f"unknown vocabulary {unknown[0]!r}; known: {', '.join(VOCABULARIES)}")
+        self.registry.check(self.vocabularies)
         bad = {f: p for f, p in self.policies.items() if p not in POLICIES}
         if bad or self.default_policy not in POLICIES:
             raise ValueError(f"uncertainty policies must be one of {', '.join(POLICIES)}")
 
+    @property
+    def registry(self) -> Vocabularies:
+        """Built-in vocabularies plus this site's, name -> findings."""
+        return registry(self.site_vocabularies)
+
     def policy(self, finding: str) -> str:
         """The uncertainty policy applied to ``finding``."""
         return self.policies.get(finding, self.default_policy)
+
+
+def config_for_mined(rule_labels, base: LabelingConfig = LabelingConfig()) -> LabelingConfig:
+    """``base`` labelling every vocabulary the miner's rule labels carry (a site's own included).
+
+    This is how a vocabulary added with ``radcurate mine --lexicon`` reaches the labels: the rule
+    labels name its findings, so the label builder knows them without a second list.
+    """
+    found = Vocabularies.from_labels(rule_labels)
+    if not len(found):
+        return base
+    return dataclasses.replace(base, vocabularies=tuple(found), site_vocabularies=found)

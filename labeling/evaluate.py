@@ -84,7 +84,8 @@ def evaluate_labels(gold: pd.DataFrame, pred: pd.DataFrame, *, vocabulary: str =
     if "report_id" not in g.columns:
         raise ValueError("gold needs a report_id column")
     if findings is None:
-        vocab = VOCABULARIES[vocabulary]
+        vocab = VOCABULARIES[vocabulary] if vocabulary in VOCABULARIES else sorted(  # a site vocabulary
+            set(pred.loc[pred["vocabulary"] == vocabulary, "finding"].astype(str)) if "vocabulary" in pred else ())
         if {"finding", "value"} <= set(g.columns):
             findings = [f for f in vocab if f in set(g["finding"])]
         else:

@@ -30,6 +30,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from radcurate.vocabulary import DERIVED
+
 from .config import VOCABULARIES, ClassifierConfig, LabelingConfig
 
 VOTE_COLUMNS = ["report_id", "vocabulary", "finding", "lf", "vote", "score"]
@@ -137,9 +139,10 @@ NORMAL_STATEMENT = re.compile(
 )
 
 
-def normal_statement_votes(mined: Mapping[str, pd.DataFrame], vocabularies: Iterable[str]
-                           ) -> pd.DataFrame:
-    """Reports stating normality vote absent for every finding of each vocabulary.
+def normal_statement_votes(mined: Mapping[str, pd.DataFrame], vocabularies: Iterable[str],
+                           registry: Mapping[str, tuple[str, ...]] = VOCABULARIES) -> pd.DataFrame:
+    """Reports stating normality vote absent for every finding of each vocabulary (derived ones,
+    "No Finding" and "Normal", excepted: "no acute disease" does not rule out an old granuloma).
 
     Reads the report text when present, else the miner's CheXpert ``No Finding`` label.
     """
@@ -153,8 +156,9 @@ def normal_statement_votes(mined: Mapping[str, pd.DataFrame], vocabularies: Iter
         nf = labels[(labels["finding"] == "No Finding") & (pd.to_numeric(
             labels["value"], errors="coerce") == 1)]
         ids = pd.Index(nf["report_id"].unique())
-    rows = [(rid, vocab, f, 0) for vocab in vocabularies for f in VOCABULARIES[vocab]
-            if f != "No Finding" for rid in ids]
+    derived = {f for names in DERIVED.values() for f in names}
+    rows = [(rid, vocab, f, 0) for vocab in vocabularies for f in registry[vocab]
+            if f not in derived for rid in ids]
     return _votes(pd.DataFrame(rows, columns=["report_id", "vocabulary", "finding", "vote"]),
                   "normal_statement")
 
@@ -189,7 +193,7 @@ def rule_votes(mined: Mapping[str, pd.DataFrame], config: LabelingConfig = Label
         miner_label_votes(mined.get("labels")),
         mention_votes(mined.get("mentions"), ("impression",), "impression_mentions"),
         mention_votes(mined.get("mentions"), ("findings", "body"), "findings_mentions"),
-        normal_statement_votes(mined, vocabs),
+        normal_statement_votes(mined, vocabs, config.registry),
         measurement_votes(mined.get("measurements"), vocabs, config.mass_min_mm),
     ]
     votes = pd.concat([p for p in parts if not p.empty] or [empty_votes()], ignore_index=True)

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 
 from radcurate.tables import read_table, write_table
 
+import pyarrow as pa
+
 from .aggregate import LABELS_SCHEMA, weak_labels
-from .config import LabelingConfig
+from .config import LabelingConfig, config_for_mined
 from .review import read_reviewed
 
 MINED_TABLES = ("labels", "mentions", "measurements", "topics", "reports")
@@ -22,22 +25,49 @@ def read_mined(mined_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
         raise FileNotFoundError(f"no mined folder at {d}")
     found = {name: read_table(d / f"{name}.parquet") for name in MINED_TABLES
              if (d / f"{name}.parquet").exists()}
+    if (d / "rule_labels.parquet").exists():  # after `mine --reviewed`: labels.parquet is the model's
+        found["labels"] = read_table(d / "rule_labels.parquet")
     if not found:
         raise FileNotFoundError(f"{d} holds none of {', '.join(t + '.parquet' for t in MINED_TABLES)}")
     return found
 
 
+def labels_schema(id_column: str = "report_id") -> pa.Schema:
+    """`LABELS_SCHEMA` with its id column named ``id_column`` (``report_key`` in the curated dataset)."""
+    return pa.schema([f.with_name(id_column) if f.name == "report_id" else f for f in LABELS_SCHEMA])
+
+
+def build_labels(mined: Mapping[str, pd.DataFrame], reviewed: pd.DataFrame | None = None,
+                 config: LabelingConfig | None = None, id_column: str = "report_id") -> pd.DataFrame:
+    """The one label builder behind `radcurate mine --reviewed`, `radcurate label` and the
+    pipeline's labeling stage: mined tables keyed by ``id_column`` in, labels keyed by it out.
+
+    Without ``config``, every vocabulary of the rule labels is labelled (a site vocabulary from
+    ``--lexicon`` included) with the default settings. ``reviewed`` is the wide review layout
+    (``report_id`` + one column per finding) or long rows; its ids match the mined ones.
+    """
+    if config is None:
+        config = config_for_mined(mined.get("labels"))
+    tables = {name: (t.rename(columns={id_column: "report_id"}) if t is not None and id_column in t.columns
+                     else t) for name, t in mined.items()}
+    if reviewed is not None and id_column in reviewed.columns and "report_id" not in reviewed.columns:
+        reviewed = reviewed.rename(columns={id_column: "report_id"})
+    labels = weak_labels(tables, reviewed, config)
+    return labels.rename(columns={"report_id": id_column})
+
+
 def run_labeling(mined_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
                  reviewed: pd.DataFrame | str | os.PathLike | None = None,
-                 config: LabelingConfig = LabelingConfig()) -> dict:
+                 config: LabelingConfig | None = None) -> dict:
     """Weak labels for the mined reports in ``mined_dir``, written to ``out_dir/labels.parquet``.
 
-    ``reviewed`` is a DataFrame or a file in the wide reviewed layout. Returns a summary dict.
+    ``reviewed`` is a DataFrame or a file in the wide reviewed layout; ``config`` None labels every
+    vocabulary of the mined rule labels. Returns a summary dict.
     """
     mined = read_mined(mined_dir)
     if reviewed is not None and not isinstance(reviewed, pd.DataFrame):
         reviewed = read_reviewed(reviewed)
-    labels = weak_labels(mined, reviewed, config)
+    labels = build_labels(mined, reviewed, config)
     path = write_table(labels, Path(out_dir) / "labels.parquet", schema=LABELS_SCHEMA)
     counts = labels["value"].value_counts(dropna=False)
     return {

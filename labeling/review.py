@@ -39,9 +39,14 @@ def review_priority(labels: pd.DataFrame, votes: pd.DataFrame, disagreement_weig
     """Per report: summed label-model entropy (bits), disagreeing findings, and their priority."""
     p = labels["probability"].clip(1e-9, 1 - 1e-9).to_numpy()
     ent = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
-    entropy = pd.Series(ent, index=labels["report_id"].values).groupby(level=0).sum()
     v = votes[votes["lf"] != "text_classifier"]
     g = v.groupby(["report_id", "vocabulary", "finding"])["vote"].agg(["min", "max"])
+    # an uncertain-only finding's probability is the floor the label model puts under it, not
+    # its doubt: the disagreement term below counts it once
+    floor = g.index[(g["min"] == -1) & (g["max"] == -1)]
+    key = pd.MultiIndex.from_arrays([labels["report_id"], labels["vocabulary"], labels["finding"]])
+    ent = np.where(key.isin(floor), 0.0, ent)
+    entropy = pd.Series(ent, index=labels["report_id"].values).groupby(level=0).sum()
     # disagreement: one function says present while another says absent, or any is uncertain
     split = ((g["max"] == 1) & (g["min"] == 0)) | (g["min"] == -1)
     disagree = split.groupby(level=0).sum().reindex(entropy.index, fill_value=0)
@@ -213,7 +218,7 @@ def review_rows(mined: Mapping[str, pd.DataFrame], labels: pd.DataFrame, priorit
     dom = topics.drop_duplicates("report_id").set_index("report_id")["dominant_topic"] \
         if topics is not None and "dominant_topic" in topics.columns else pd.Series(dtype=float)
     pr = priority.set_index("report_id")
-    findings = [f for v in config.vocabularies for f in VOCABULARIES[v]]
+    findings = [f for v in config.vocabularies for f in config.registry[v]]
     lab = labels.set_index(["report_id", "finding"])
     rows = []
     for rid in ids:
@@ -308,7 +313,8 @@ def read_reviewed(path: str | os.PathLike) -> pd.DataFrame:
 
 def import_review(path: str | os.PathLike, store_dir: str | os.PathLike, *,
                   known_ids: Iterable[str] | None = None,
-                  vocabularies: tuple[str, ...] = ("chestxray14",)) -> ImportResult:
+                  vocabularies: tuple[str, ...] = ("chestxray14",),
+                  registry=None) -> ImportResult:
     """Validate a filled review file and merge its answers into ``store_dir/reviewed.csv``.
 
     All or nothing: any bad row (unknown or missing report id, duplicate id, a value other than
@@ -322,14 +328,15 @@ def import_review(path: str | os.PathLike, store_dir: str | os.PathLike, *,
     except (OSError, ValueError) as exc:
         return ImportResult(None, errors=[str(exc) if isinstance(exc, ValueError)
                                           else f"{path.name}: cannot read ({type(exc).__name__})"])
-    findings = [f for v in vocabularies for f in VOCABULARIES[v] if f in cols]
+    registry = registry or VOCABULARIES
+    findings = [f for v in vocabularies for f in registry[v] if f in cols]
     findings = list(dict.fromkeys(findings))
     errors: list[str] = []
     if "report_id" not in cols:
         errors.append(f"{path.name}: no report_id column")
     if not findings:
         errors.append(f"{path.name}: no finding columns (expected some of "
-                      f"{', '.join(VOCABULARIES[vocabularies[0]])})")
+                      f"{', '.join(registry[vocabularies[0]])})")
     if errors:
         return ImportResult(None, n_rows=len(rows), errors=errors)
     known = set(map(str, known_ids)) if known_ids is not None else None

@@ -151,7 +151,9 @@ def assert_target(lower_sentence: str, triggers: list[TriggerMatch], start: int,
 
     A forward trigger applies when it ends before the target (or lies inside it, as in "heart is not
     enlarged") with no terminator and at most `max_words` words in between; a backward trigger
-    likewise after the target; "both" either way.
+    likewise after the target; "both" either way. A trigger whose words run into the target applies
+    in its direction too: in "No acute distress." the trigger "no acute" overlaps the target "acute
+    distress" (the longest trigger consumed the target's first word).
     """
     terminators = [t for t in triggers if t.category == "terminate"]
     applied: dict[str, tuple[int, TriggerMatch]] = {}  # category -> (distance, nearest trigger)
@@ -160,8 +162,13 @@ def assert_target(lower_sentence: str, triggers: list[TriggerMatch], start: int,
         if t.category == "terminate":
             continue
         inside = t.start > start and t.end <= end
+        into_start = t.start < start < t.end  # "no acute" | "acute distress"
+        into_end = t.start < end < t.end and t.start >= start  # "distress" | "distress absent ..."
         if inside:
             hit = True
+        elif into_start or into_end:
+            hit = t.direction == "both" or t.direction == ("forward" if into_start else "backward")
+            inside = hit
         elif t.end <= start and t.direction in ("forward", "both"):
             hit = _in_scope(t.end, start, terminators, lower_sentence, max_words)
         elif t.start >= end and t.direction in ("backward", "both"):

@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from radcurate.nlp.measurements import MEASUREMENTS_SCHEMA, measurements_table
-from radcurate.nlp.recist import NOT_THIS_STUDY, RECIST_SCHEMA, RecistConfig, recist_table, states_resolution
+from radcurate.nlp.recist import (NOT_THIS_STUDY, RECIST_SCHEMA, RecistConfig, recist_table, states_new_lesion,
+                                  states_non_target_progression, states_resolution, too_small_mentions)
 from radcurate.nlp.sections import compose_report, section_spans
 from radcurate.nlp.topics import TOPIC_TERMS_SCHEMA, TOPICS_SCHEMA, TopicConfig, TopicModel, fit_topics
 
@@ -60,13 +61,17 @@ def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str | Sequen
                 patient_column: str | None = None, date_column: str | None = None,
                 modality_column: str | None = None, topics: bool = True,
                 topic_model_dir: str | Path | None = None,
-                config: ExtrasConfig = ExtrasConfig()) -> dict[str, pd.DataFrame]:
+                config: ExtrasConfig = ExtrasConfig(), partitions: int = 1,
+                scheduler=None) -> dict[str, pd.DataFrame]:
     """Tables 'measurements', 'recist' (with patient and date columns), 'topics' and 'topic_terms'.
 
     `text_column` may name several columns (findings, impression, ...), composed as the finding
     miner composes them. Without `modality_column`, RECIST time points are the reports that state
     a lesion size or a lesion's resolution. Raises ValueError when a named column is missing.
     Too little text for topics gives empty topic tables and a warning, never an exception.
+    With ``partitions`` > 1, measurements and topic inference run as Dask tasks, one per partition,
+    on ``scheduler`` (a ``distributed.Client``, an address, or None for local processes); topics are
+    fitted once, on a sample, in this process.
     """
     columns = [text_column] if isinstance(text_column, str) else list(text_column)
     needed = [c for c in (id_column, *columns, patient_column, date_column, modality_column) if c]
@@ -78,28 +83,65 @@ def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str | Sequen
     reports = reports[ids.notna() & (ids.astype(str).str.strip() != "")].drop_duplicates(id_column)
     composed = [compose_report(values, columns) for values in zip(*(reports[c] for c in columns))]
     out: dict[str, pd.DataFrame] = {}
-    out["measurements"] = measurements_table(reports, id_column, columns)
+    chunks = _chunks(reports, partitions)
+    out["measurements"] = _concat(_run(measurements_table, [(c, id_column, columns) for c in chunks], scheduler),
+                                  MEASUREMENTS_SCHEMA)
     if patient_column and date_column:
         studies = pd.DataFrame({"report_id": reports[id_column].astype(str),
                                 "patient_id": reports[patient_column].astype(str),
-                                "study_date": reports[date_column]})
+                                "study_date": reports[date_column],
+                                "text": [text for text, _ in composed]})  # RECIST's edge cases read it
         if modality_column:
             studies["modality"] = reports[modality_column].astype(str)
         else:  # time points: reports that state a lesion size or a lesion's resolution
             m = out["measurements"]
             measured = set(m.loc[m["kind"].isin(["lesion", "lymph_node"]) & ~m["section"].isin(NOT_THIS_STUDY),
                                  "report_id"])
-            studies["evaluable"] = [rid in measured or states_resolution(text)
+            studies["evaluable"] = [rid in measured or states_resolution(text) or states_new_lesion(text)
+                                    or bool(too_small_mentions(text)) or states_non_target_progression(text)
                                     for rid, (text, _) in zip(studies["report_id"], composed)]
         out["recist"] = recist_table(out["measurements"], studies, config.recist)
     if topics:
         texts = pd.Series([topic_text(text, config.topic_sections, spans) for text, spans in composed],
                           index=reports[id_column].astype(str).to_numpy())
-        out["topics"], out["topic_terms"] = _topics(texts, topic_model_dir, config)
+        out["topics"], out["topic_terms"] = _topics(texts, topic_model_dir, config, partitions, scheduler)
     return out
 
 
-def _topics(texts: pd.Series, model_dir, config: ExtrasConfig):
+def _chunks(df, partitions: int) -> list:
+    size = max(1, -(-len(df) // max(1, int(partitions))))
+    return [df.iloc[i:i + size] for i in range(0, len(df), size)] or [df]
+
+
+def _concat(parts: list[pd.DataFrame], schema) -> pd.DataFrame:
+    full = [p for p in parts if len(p)]
+    if full:
+        return pd.concat(full, ignore_index=True)
+    return parts[0] if parts else _empty(schema)
+
+
+def _run(fn, arg_tuples: list[tuple], scheduler) -> list:
+    """``fn(*args)`` for each tuple: here for one, else as Dask tasks (client, address or processes)."""
+    if len(arg_tuples) == 1 and scheduler is None:
+        return [fn(*arg_tuples[0])]
+    import dask
+
+    tasks = [dask.delayed(fn)(*args) for args in arg_tuples]
+    if scheduler is None:
+        return list(dask.compute(*tasks, scheduler="processes"))
+    if isinstance(scheduler, str):
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            return client.gather(client.compute(tasks))
+    return scheduler.gather(scheduler.compute(tasks))
+
+
+def _infer(model: TopicModel, texts: pd.Series) -> pd.DataFrame:
+    return model.topics_table(texts)
+
+
+def _topics(texts: pd.Series, model_dir, config: ExtrasConfig, partitions: int = 1, scheduler=None):
     model = None
     if model_dir is not None and (Path(model_dir) / "config.json").exists() and not config.refit_topics:
         model = TopicModel.load(model_dir)
@@ -111,4 +153,5 @@ def _topics(texts: pd.Series, model_dir, config: ExtrasConfig):
             return _empty(TOPICS_SCHEMA), _empty(TOPIC_TERMS_SCHEMA)
         if model_dir is not None:
             model.save(model_dir)
-    return model.topics_table(texts), model.topic_terms_table(config.topic_terms_topn)
+    parts = _run(_infer, [(model, c) for c in _chunks(texts, partitions)], scheduler)
+    return _concat(parts, TOPICS_SCHEMA), model.topic_terms_table(config.topic_terms_topn)

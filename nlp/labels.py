@@ -15,6 +15,10 @@ ignored, see `assertion.mention_value`):
 "No Finding" (CheXpert vocabulary) follows ChestX-ray14's view that a finding is present only when
 positive: 1 when no other CheXpert observation except Support Devices is 1, else 0
 (`no_finding_blocked_by_uncertain=True` gives CheXpert's stricter rule, where -1 also blocks it).
+"Normal" (ChestX-ray14 vocabulary; ChestX-ray8's "no abnormality of any kind") is stricter: 1 only
+when no finding of any vocabulary is positive or uncertain *and* no other abnormality is asserted or
+suspected — the lexicon's `Normal` phrases are its defeaters (granuloma, scoliosis, tortuous aorta,
+low lung volumes, sternotomy wires, old fractures, ...): their mentions say "not normal".
 """
 from __future__ import annotations
 
@@ -52,13 +56,21 @@ def report_labels(mentions: Sequence, report_ids: Sequence[str], vocabularies: d
     implications = implications or {}
     by_key: dict[tuple[str, str, str], list[tuple[str, int]]] = defaultdict(list)
     for report_id, m in mentions:
+        if m.finding == "Normal" and m.section not in ignore:  # a defeater: old or new, it is not normal
+            a = m.assertion
+            if not (a.negated or a.hypothetical or a.family):
+                by_key[(report_id, m.vocabulary, m.finding)].append((m.section, -1 if a.uncertain else 1))
+            continue
         if m.value is None or m.section in ignore:
             continue
         by_key[(report_id, m.vocabulary, m.finding)].append((m.section, m.value))
     rows_id, rows_vocab, rows_finding, rows_value = [], [], [], []
     for rid in report_ids:
+        abnormal = False  # any finding of any vocabulary positive or uncertain (defeats Normal)
+        per_vocab = {}
         for vocab, findings in vocabularies.items():
-            values = {f: resolve(by_key.get((rid, vocab, f), ())) for f in findings if f != "No Finding"}
+            values = {f: resolve(by_key.get((rid, vocab, f), ())) for f in findings
+                      if f not in ("No Finding", "Normal")}
             for parent, children in implications.get(vocab, {}).items():
                 if values.get(parent) != 1 and any(values.get(c) == 1 for c in children):
                     values[parent] = 1
@@ -66,6 +78,13 @@ def report_labels(mentions: Sequence, report_ids: Sequence[str], vocabularies: d
                 blocking = {1, -1} if no_finding_blocked_by_uncertain else {1}
                 values["No Finding"] = 0 if any(v in blocking for f, v in values.items()
                                                 if f != "Support Devices") else 1
+            abnormal = abnormal or any(v in (1, -1) for f, v in values.items() if f != "No Finding")
+            per_vocab[vocab] = values
+        for vocab, findings in vocabularies.items():
+            values = per_vocab[vocab]
+            if "Normal" in findings:
+                defeater = resolve(by_key.get((rid, vocab, "Normal"), ()))
+                values["Normal"] = 0 if abnormal or defeater in (1, -1) else 1
             for f in findings:
                 rows_id.append(rid)
                 rows_vocab.append(vocab)

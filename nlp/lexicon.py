@@ -15,11 +15,7 @@ import yaml
 
 DEFAULT_LEXICON = Path(__file__).parent / "data" / "findings.yaml"
 
-CHESTXRAY14 = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
-               "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia")
-CHEXPERT = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity", "Edema",
-            "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-            "Fracture", "Support Devices")
+from radcurate.vocabulary import CHESTXRAY14, CHEXPERT, DERIVED, Vocabularies  # noqa: F401  (re-exported)
 
 
 class LexiconError(ValueError):
@@ -48,15 +44,24 @@ class Lexicon:
 
     @property
     def vocabularies(self) -> dict[str, list[str]]:
-        """Vocabulary name -> finding names (CheXpert's derived "No Finding" included)."""
+        """Vocabulary name -> finding names (derived ones included: CheXpert's "No Finding" first,
+        ChestX-ray14's "Normal" last)."""
         out: dict[str, list[str]] = {}
         for e in self.entries:
             names = out.setdefault(e.vocabulary, [])
             if e.name not in names:
                 names.append(e.name)
-        if "chexpert" in out and "No Finding" not in out["chexpert"]:
-            out["chexpert"].insert(0, "No Finding")
+        for vname, derived in DERIVED.items():
+            if vname not in out:
+                continue
+            rest = [f for f in out[vname] if f not in derived]
+            out[vname] = (["No Finding"] + rest) if vname == "chexpert" else rest + list(derived)
         return out
+
+    @property
+    def registry(self) -> Vocabularies:
+        """The vocabularies as the shared registry (`radcurate.vocabulary`) holds them."""
+        return Vocabularies(tuple((n, tuple(f)) for n, f in self.vocabularies.items()))
 
 
     @property

@@ -409,19 +409,24 @@ def report_sentences(text: str, sections: list[tuple[str, int, int]] | None = No
     return out
 
 
+_MAY_HAVE_SIZE = re.compile(r"\d|millim|centim|\bmm\b|\bcm\b", re.IGNORECASE)
+
+
 def extract_measurements(text: str, sections: list[tuple[str, int, int]] | None = None) -> list[Measurement]:
     """All stated sizes of one report, with finding, location, image, label, timepoint and kind."""
     if not isinstance(text, str) or not text.strip():
         return []
     results: list[Measurement] = []
     last_finding: tuple | None = None
+    pending: list[tuple[int, int]] = []  # sentences without a size since the last one read for terms
     for index, (section, s_start, s_end) in enumerate(report_sentences(text, sections)):
-        sizes = find_sizes(text, s_start, s_end)
-        terms = _terms(text, s_start, s_end)
+        # most sentences state no size: skip them cheaply, and read their finding terms only when
+        # a later sentence refers back to them ("It measures 5 mm")
+        sizes = find_sizes(text, s_start, s_end) if _MAY_HAVE_SIZE.search(text, s_start, s_end) else []
         if not sizes:
-            if terms:
-                last_finding = terms[-1]
+            pending.append((s_start, s_end))
             continue
+        terms = _terms(text, s_start, s_end)
         refs = _image_refs(text, s_start, s_end)
         labels = _labels(text, s_start, s_end)
         locs = _locations(text, s_start, s_end)
@@ -433,7 +438,13 @@ def extract_measurements(text: str, sections: list[tuple[str, int, int]] | None 
             meas.section, meas.sentence_index = section, index
             prev_end = sizes[i - 1].end if i else s_start
             term = _pick_term(terms, meas, sizes, s_end, text)
-            if term is None and last_finding is not None and _ANAPHOR.match(sentence):
+            if term is None and _ANAPHOR.match(sentence):
+                while pending:  # the last finding named before this sentence
+                    earlier = _terms(text, *pending.pop())
+                    if earlier:
+                        last_finding = earlier[-1]
+                        break
+                pending.clear()
                 term = last_finding
             meas.finding = term[3] if term else None
             meas.kind = _classify(meas, term, text, s_start, device_in_sentence)
@@ -457,6 +468,7 @@ def extract_measurements(text: str, sections: list[tuple[str, int, int]] | None 
         _link_images(sizes, refs)
         if terms:
             last_finding = terms[-1]
+            pending.clear()
         results.extend(sizes)
     return results
 

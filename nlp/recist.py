@@ -9,9 +9,21 @@ Rules (Eisenhauer et al., Eur J Cancer 2009): measurable lesions have a long axi
 nodes a short axis >= 15 mm; at most 5 targets at baseline, at most 2 per organ (all lymph nodes
 count as one organ); the sum of diameters adds long axes of lesions and short axes of nodes. At
 each follow-up: PD when the sum is >= 120 % of the nadir (smallest earlier sum) and >= 5 mm above
-it, or when a new lesion appears; CR when no non-nodal lesion is measured and every node is
-< 10 mm short axis; PR when the sum is <= 70 % of the baseline sum; SD otherwise. A target that a
-follow-up report no longer measures counts as gone (0 mm).
+it, when a new lesion appears, or when the report states unequivocal progression of non-target
+disease; CR when no non-nodal lesion is measured and every node is < 10 mm short axis; PR when the
+sum is <= 70 % of the baseline sum; SD otherwise.
+
+Edge cases, as RECIST 1.1 and its guidance settle them (with the report text, `studies["text"]`):
+- a new lesion is one the report *calls* new, in any phrasing ("new", "newly", "interval
+  development/appearance of", "additional", "another", "de novo"; not "no new", not "possible new"):
+  it makes PD, sized or not, and is never matched to a baseline target;
+- a lesion too small to be measurable at baseline (< 10 mm; a node < 15 mm short axis) is non-target:
+  when it grows it is still that lesion, never "new" (an unmatched lesion not called new is a
+  non-target lesion);
+- a target the report calls "too small to measure" counts as 5 mm;
+- a target a follow-up does not measure, where the report neither states that lesions resolved nor
+  calls it too small, makes the time point NE (not evaluable; no sum), unless a new lesion or
+  non-target progression already makes it PD. NE time points do not set the nadir.
 
 Lesions are matched across studies by lesion label ("Target lesion 1"), location, kind and size
 history (a prior size quoted in the later report that equals the earlier measurement is strong
@@ -42,7 +54,7 @@ RECIST_SCHEMA = pa.schema([
     pa.field("study_date", pa.date32()),
     pa.field("timepoint", pa.int32(), nullable=False),
     pa.field("n_targets", pa.int32(), nullable=False),
-    pa.field("sum_mm", pa.float64(), nullable=False),
+    pa.field("sum_mm", pa.float64()),  # null when NE (a target was not measured)
     pa.field("nadir_mm", pa.float64(), nullable=False),
     pa.field("change_from_baseline_pct", pa.float64()),
     pa.field("change_from_nadir_pct", pa.float64()),
@@ -92,6 +104,7 @@ class Observation:
     short_mm: float | None
     prior_size_mm: float | None = None  # the RECIST size quoted as prior in the same sentence
     section: str | None = None
+    new: bool | None = None  # the report calls it new (None: no text to tell)
 
     @property
     def size(self) -> float:
@@ -123,6 +136,80 @@ def states_resolution(text) -> bool:
     return isinstance(text, str) and bool(_RESOLUTION.search(text))
 
 
+_NEW = re.compile(r"\b(?:new|newly|interval(?:ly)?\s+(?:development|developed|appearance|appeared|emergence)"
+                  r"|(?:has|have)\s+(?:developed|appeared)|additional|another|de\s+novo)\b", re.IGNORECASE)
+_LESION = re.compile(r"\b(?:lesion|nodule|mass|metasta\w*|deposit|focus|foci|tumou?r|implant|adenopathy|"
+                     r"lymphadenopathy|lymph\s+node|node)s?\b", re.IGNORECASE)
+_NON_TARGET_PD = re.compile(
+    r"\bunequivocal(?:ly)?\s+(?:progression|progressive|increase|growth|enlargement)"
+    r"|\bprogression\s+of\s+(?:the\s+)?non-?\s?target"
+    r"|\bnon-?\s?target\s+(?:lesions?|disease)\b[^.;]*?\b(?:progress\w*|increas\w*|enlarg\w*|grown|grew)",
+    re.IGNORECASE)
+_TOO_SMALL = re.compile(r"\btoo\s+small\s+to\s+(?:accurately\s+|reliably\s+|precisely\s+)?(?:be\s+)?measure",
+                        re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<!\d)\.(?!\d)|[;!?\n]")
+_LABEL = re.compile(r"\btarget\s+(?:lesion\s+)?(?:#|no\.?\s*|number\s+)?(\d+)", re.IGNORECASE)
+TOO_SMALL_MM = 5.0  # RECIST guidance: present but too small to measure counts as 5 mm
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        out.append((start, m.end()))
+        start = m.end()
+    out.append((start, len(text)))
+    return [(s, e) for s, e in out if text[s:e].strip()]
+
+
+def _asserted(sentence: str, start: int, end: int) -> bool:
+    """The phrase at [start, end) of the sentence is neither negated nor hedged ("no new", "possible new")."""
+    from radcurate.nlp.assertion import assert_target, load_rules
+
+    lower = sentence.lower()
+    a = assert_target(lower, load_rules().find(lower), start, end)
+    return not (a.negated or a.uncertain or a.hypothetical or a.historical)
+
+
+def _calls_new(segment: str) -> bool:
+    return any(_asserted(segment, m.start(), m.end()) for m in _NEW.finditer(segment))
+
+
+def states_new_lesion(text) -> bool:
+    """Does a report call a lesion new ("new liver lesions", "interval development of a nodule"),
+    not negated or hedged? Sized or not, RECIST 1.1 makes that PD."""
+    if not isinstance(text, str):
+        return False
+    for s, e in _sentences(text):
+        sentence = text[s:e]
+        if _LESION.search(sentence) and _calls_new(sentence):
+            return True
+    return False
+
+
+def states_non_target_progression(text) -> bool:
+    """Does a report state unequivocal progression of non-target disease (not negated or hedged)?"""
+    if not isinstance(text, str):
+        return False
+    for s, e in _sentences(text):
+        sentence = text[s:e]
+        if any(_asserted(sentence, m.start(), m.end()) for m in _NON_TARGET_PD.finditer(sentence)):
+            return True
+    return False
+
+
+def too_small_mentions(text) -> list[tuple[str | None, str]]:
+    """(target label, sentence) for each lesion a report calls too small to measure."""
+    if not isinstance(text, str):
+        return []
+    out = []
+    for s, e in _sentences(text):
+        sentence = text[s:e]
+        if _TOO_SMALL.search(sentence) and _asserted(sentence, *_TOO_SMALL.search(sentence).span()):
+            label = _LABEL.search(sentence)
+            out.append((f"target lesion {label.group(1)}" if label else None, sentence.lower()))
+    return out
+
+
 def organ_of(kind: str, location: str | None) -> str:
     """Organ a lesion counts against for the two-per-organ rule (all nodes are one organ)."""
     if kind == "lymph_node":
@@ -146,8 +233,13 @@ def _str(value) -> str | None:
     return str(value)
 
 
-def observations(measurements: pd.DataFrame) -> dict[str, list[Observation]]:
-    """Current lesion/node sizes per report, with the prior size quoted beside each one."""
+def observations(measurements: pd.DataFrame, texts=None) -> dict[str, list[Observation]]:
+    """Current lesion/node sizes per report, with the prior size quoted beside each one.
+
+    With ``texts`` (report id -> text), each lesion also says whether the report calls it new: a
+    novelty cue in its own clause (from the sentence start, or the previous size in the sentence,
+    up to its size)."""
+    texts = texts or {}
     out: dict[str, list[Observation]] = {}
     wanted = measurements[measurements["kind"].isin(["lesion", "lymph_node"])]
     if "section" in wanted.columns:  # a size in the history ("nodule on outside CT") is not this study's
@@ -157,6 +249,9 @@ def observations(measurements: pd.DataFrame) -> dict[str, list[Observation]]:
         rows = rows.sort_values("char_start")
         current = rows[rows["timepoint"] == "current"]
         prior = rows[rows["timepoint"] == "prior"]
+        text = texts.get(str(report_id))
+        bounds = _sentences(text) if isinstance(text, str) and "char_end" in rows.columns else []
+        ends = sorted(int(e) for e in rows["char_end"]) if bounds else []
         for _, r in current.iterrows():
             long_mm = _num(r["long_axis_mm"])
             short_mm = _num(r["short_axis_mm"])
@@ -171,8 +266,14 @@ def observations(measurements: pd.DataFrame) -> dict[str, list[Observation]]:
                 p_long, p_short = _num(p["long_axis_mm"]), _num(p["short_axis_mm"])
                 prior_size = Observation(r["kind"], None, None, p_long if p_long is not None else p_short,
                                          p_short).size
+            new = None
+            if bounds:
+                start = int(r["char_start"])
+                s0 = max((s for s, _ in bounds if s <= start), default=0)
+                s0 = max([s0] + [e for e in ends if s0 <= e <= start])
+                new = _calls_new(text[s0:int(r["char_end"])])
             o = Observation(r["kind"], _str(r["location"]), _str(r["lesion_label"]), long_mm, short_mm, prior_size,
-                            _str(r["section"]) if "section" in r else None)
+                            _str(r["section"]) if "section" in r else None, new)
             if not any(_duplicate(o, p) for p in obs):
                 obs.append(o)
         out[str(report_id)] = obs
@@ -230,6 +331,8 @@ def follow_lesions(per_timepoint: list[list[Observation]], cfg: RecistConfig = R
             continue
         pairs = []
         for i, o in enumerate(obs):
+            if o.new:  # called new: never one of the lesions followed so far
+                continue
             for j, tr in enumerate(tracks):
                 last_t = max(tr.sizes)
                 pairs.append((_match_score(o, tr, last_t, cfg), i, j))
@@ -246,9 +349,19 @@ def follow_lesions(per_timepoint: list[list[Observation]], cfg: RecistConfig = R
             tr.location = tr.location or o.location
         for i, o in enumerate(obs):
             if i not in used_o:
+                # Unmatched and not called new: a lesion followed all along, too small at baseline
+                # to be a target, or one the text cannot link — non-target, never "new". Without
+                # text, unmatched counts as new unless quoted with a prior size or a baseline
+                # lesion of its kind and organ is left unaccounted for.
+                if o.new is None:
+                    spare = any(tr.kind == o.kind and organ_of(o.kind, o.location) == tr.organ
+                                and 0 in tr.sizes and t not in tr.sizes for tr in tracks)
+                    is_new = o.prior_size_mm is None and not spare
+                else:
+                    is_new = o.new
                 tr = Track(o.kind, o.location, o.label, {t: o.size}, {t: 0.0})
                 tracks.append(tr)
-                if o.prior_size_mm is None:  # a lesion quoted with a prior size is not new
+                if is_new:
                     new_at.setdefault(t, []).append(tr)
     return tracks, new_at
 
@@ -282,8 +395,27 @@ def select_targets(tracks: list[Track], cfg: RecistConfig = RecistConfig()) -> l
     return chosen
 
 
-def patient_responses(per_timepoint: list[list[Observation]], cfg: RecistConfig = RecistConfig()) -> list[dict]:
-    """RECIST rows for one patient's time points (index 0 = baseline); empty without a target."""
+def _too_small_targets(mentions: list[tuple[str | None, str]], missing: list[Track]) -> set[int]:
+    """Indices into ``missing`` of the targets a report calls too small to measure (by label, by
+    location words, or the only unmeasured target)."""
+    found: set[int] = set()
+    for label, sentence in mentions:
+        hits = [i for i, tr in enumerate(missing) if label and tr.label and tr.label.lower() == label]
+        if not hits and not label:
+            hits = [i for i, tr in enumerate(missing) if tr.location and tr.location.lower() in sentence]
+        if not hits and len(missing) == 1:
+            hits = [0]
+        found.update(hits[:1])
+    return found
+
+
+def patient_responses(per_timepoint: list[list[Observation]], cfg: RecistConfig = RecistConfig(),
+                      texts: list | None = None) -> list[dict]:
+    """RECIST rows for one patient's time points (index 0 = baseline); empty without a target.
+
+    ``texts`` (one report text per time point) settle the edge cases of the module docstring:
+    unmeasured targets (resolved, too small, or NE), sizeless new lesions, non-target progression.
+    """
     if not per_timepoint:
         return []
     tracks, new_at = follow_lesions(per_timepoint, cfg)
@@ -293,6 +425,15 @@ def patient_responses(per_timepoint: list[list[Observation]], cfg: RecistConfig 
     rows: list[dict] = []
     sums: list[float] = []
     for t, obs in enumerate(per_timepoint):
+        text = texts[t] if texts is not None else None
+        missing = [tr for tr in targets if t not in tr.sizes]
+        evaluable = True
+        if t and missing and texts is not None:
+            small = _too_small_targets(too_small_mentions(text), missing)
+            for i in small:
+                missing[i].sizes[t], missing[i].confidence[t] = TOO_SMALL_MM, 0.5
+            still = [tr for i, tr in enumerate(missing) if i not in small]
+            evaluable = not still or states_resolution(text)  # resolved lesions measure 0 mm
         s = round(sum(tr.sizes.get(t, 0.0) for tr in targets), 1)
         if t == 0:
             rows.append({"timepoint": 0, "n_targets": len(targets), "sum_mm": s, "nadir_mm": s,
@@ -301,11 +442,15 @@ def patient_responses(per_timepoint: list[list[Observation]], cfg: RecistConfig 
             sums.append(s)
             continue
         nadir = min(sums)
-        new = bool(new_at.get(t))
+        new = bool(new_at.get(t)) or (texts is not None and states_new_lesion(text))
         nodes_ok = all(o.size < cfg.normal_node_short_mm for o in obs if o.kind == "lymph_node")
-        lesions_gone = not any(o.kind != "lymph_node" and o.long_mm > 0 for o in obs)
-        if new or (s >= cfg.pd_fraction * nadir and s - nadir >= cfg.pd_absolute_mm):
+        lesions_gone = not any(o.kind != "lymph_node" and o.long_mm > 0 for o in obs) and \
+            all(tr.sizes.get(t, 0.0) == 0 for tr in targets if tr.kind != "lymph_node")
+        non_target_pd = texts is not None and states_non_target_progression(text)
+        if new or non_target_pd or (evaluable and s >= cfg.pd_fraction * nadir and s - nadir >= cfg.pd_absolute_mm):
             response = "PD"
+        elif not evaluable:
+            response = "NE"
         elif nodes_ok and lesions_gone:
             response = "CR"
         elif s <= cfg.pr_fraction * sums[0]:
@@ -314,6 +459,11 @@ def patient_responses(per_timepoint: list[list[Observation]], cfg: RecistConfig 
             response = "SD"
         confidence = min(tr.confidence.get(t, 0.0) if t in tr.sizes else
                          (1.0 if response == "CR" else 0.0) for tr in targets)
+        if not evaluable:  # no sum from a guess: NE rows carry none, and do not set the nadir
+            rows.append({"timepoint": t, "n_targets": len(targets), "sum_mm": None, "nadir_mm": nadir,
+                         "change_from_baseline_pct": None, "change_from_nadir_pct": None,
+                         "new_lesion": new, "response": response, "match_confidence": round(confidence, 2)})
+            continue
         rows.append({"timepoint": t, "n_targets": len(targets), "sum_mm": s, "nadir_mm": nadir,
                      "change_from_baseline_pct": round(100.0 * (s - sums[0]) / sums[0], 1),
                      "change_from_nadir_pct": round(100.0 * (s - nadir) / nadir, 1) if nadir else None,
@@ -327,12 +477,14 @@ def recist_table(measurements: pd.DataFrame, studies: pd.DataFrame,
     """Per patient and time point: targets, sum of diameters, nadir, response (schema `RECIST_SCHEMA`).
 
     `measurements` is `measurements_table` output; `studies` has `report_id`, `patient_id`,
-    `study_date` and optionally `modality`. Patients without a measurable baseline lesion give no rows.
+    `study_date` and optionally `modality` and `text` (the report text: it decides the edge cases
+    of the module docstring). Patients without a measurable baseline lesion give no rows.
     """
     missing = {"report_id", "patient_id", "study_date"} - set(studies.columns)
     if missing:
         raise ValueError(f"studies table lacks columns {sorted(missing)}")
-    obs = observations(measurements) if len(measurements) else {}
+    texts = dict(zip(studies["report_id"].astype(str), studies["text"])) if "text" in studies.columns else None
+    obs = observations(measurements, texts) if len(measurements) else {}
     stated = set(measurements.loc[measurements["kind"].isin(["lesion", "lymph_node"]), "report_id"].astype(str)) \
         if len(measurements) else set()
     studies = studies.assign(report_id=studies["report_id"].astype(str),
@@ -347,7 +499,8 @@ def recist_table(measurements: pd.DataFrame, studies: pd.DataFrame,
     for patient, group in studies.dropna(subset=["study_date"]).groupby("patient_id", sort=True):
         group = group.sort_values(["study_date", "report_id"])
         per_tp = [obs.get(rid, []) for rid in group["report_id"]]
-        for r in patient_responses(per_tp, config):
+        tp_texts = [texts.get(rid) for rid in group["report_id"]] if texts is not None else None
+        for r in patient_responses(per_tp, config, tp_texts):
             study = group.iloc[r["timepoint"]]
             rows.append({"patient_id": str(patient), "report_id": study["report_id"],
                          "study_date": study["study_date"], **r, "derived_from": DERIVED_FROM})

@@ -5,9 +5,13 @@ Zech et al. used LDA features for head CT report classification). Plain bag-of-w
 learns "no" and "the" and cannot tell "pneumothorax" from "no pneumothorax", so tokens inside a
 negation scope are marked (`no_pneumothorax`), stopwords and de-identification placeholders
 (`XXXX`) are dropped, gensim `Phrases` joins collocations (`pleural_effusion`), and
-`Dictionary.filter_extremes` drops rare and ubiquitous words. The number of topics is chosen by
-topic coherence over a small grid. Training is reproducible: single-threaded `LdaModel` with a
-fixed `random_state`, passes and chunk size (LdaMulticore's result depends on worker scheduling).
+`Dictionary.filter_extremes` drops rare and ubiquitous words. The number of topics is fixed (15, the
+coherence-best K on OpenI) unless a grid is asked for (`K_GRID`, searched by topic coherence: it fits
+one model per K and costs most of a large `radcurate mine`). Training is reproducible: single-threaded
+`LdaModel` with a fixed `random_state`, passes and chunk size (LdaMulticore's result depends on
+worker scheduling), on a seeded sample of at most `fit_sample` reports; every report's topics are
+then inferred (`TopicModel.topics_table`, batched numpy, deterministic per report), which the
+miner spreads over Dask partitions.
 
 `TopicModel.save(dir)` writes the LDA model, dictionary, phrase model and config next to the
 dataset; `TopicModel.load(dir)` gives back a model that infers topics for new reports.
@@ -55,11 +59,15 @@ _NEGATION_RE = re.compile(r"\b(?:" + "|".join(sorted((re.escape(t) for t in NEGA
                                                        key=len, reverse=True)) + r")\b")
 
 
+K_GRID = (6, 8, 10, 12, 15)  # the opt-in search (`radcurate mine --topic-k 6,8,10,12,15`)
+
+
 @dataclass(frozen=True)
 class TopicConfig:
     """How topics are learnt. `num_topics_grid` is searched by `coherence` unless it has one value."""
 
-    num_topics_grid: tuple[int, ...] = (6, 8, 10, 12, 15)
+    num_topics_grid: tuple[int, ...] = (15,)  # one K by default; K_GRID searches by coherence
+    fit_sample: int = 2000             # fit on at most this many reports (seeded sample); 0: all
     coherence: str = "c_v"             # "c_v" (tracks human judgement) or "u_mass" (much faster)
     passes: int = 10
     iterations: int = 100
@@ -184,21 +192,50 @@ class TopicModel:
         Reports with no known word get the model's prior mixture (gensim's inference on an empty
         document) and a null dominant topic.
         """
-        rows = []
-        for report_id, doc in zip(texts.index, self.documents(texts)):
-            bow = self.dictionary.doc2bow(doc)
-            # gensim starts inference from random draws: reseed per report so a report's mixture
-            # does not depend on which other reports share its batch (Dask partitions, reruns)
-            self.lda.random_state = np.random.RandomState(self.config.seed)
-            mixture = np.zeros(self.num_topics, dtype=np.float32)
-            for topic, weight in self.lda.get_document_topics(bow, minimum_probability=0.0):
-                mixture[topic] = weight
-            dominant = int(mixture.argmax()) if bow else None
-            rows.append({"report_id": str(report_id), "mixture": mixture.tolist(),
-                         "dominant_topic": dominant,
-                         "dominant_weight": float(mixture[dominant]) if dominant is not None else None})
-        table = pa.Table.from_pylist(rows, schema=TOPICS_SCHEMA)
+        bows = [self.dictionary.doc2bow(doc) for doc in self.documents(texts)]
+        mixture = self.infer(bows).astype(np.float32)
+        has_words = np.array([bool(b) for b in bows], dtype=bool)
+        dominant = mixture.argmax(axis=1)
+        table = pa.table({
+            "report_id": pa.array([str(r) for r in texts.index], pa.string()),
+            "mixture": pa.array(list(mixture), pa.list_(pa.float32())),
+            "dominant_topic": pa.array(np.where(has_words, dominant, 0), pa.int32(), mask=~has_words),
+            "dominant_weight": pa.array(mixture[np.arange(len(bows)), dominant], pa.float32(), mask=~has_words),
+        }, schema=TOPICS_SCHEMA)
         return table.to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
+
+    def infer(self, bows: list, batch: int = 4096) -> np.ndarray:
+        """Topic mixtures (reports × topics) by LDA's variational E-step, batched in numpy.
+
+        The update is gensim's `LdaModel.inference`, run for many reports at once on a sparse
+        count matrix, and started from the same point for every report (gensim starts from random
+        draws), so a report's mixture never depends on its batch — a Dask partition, a rerun.
+        """
+        from scipy import sparse
+
+        k = self.num_topics
+        alpha = np.asarray(self.lda.alpha, dtype=float)
+        exp_elog_beta = np.asarray(self.lda.expElogbeta, dtype=float)  # (K, V)
+        out = np.empty((len(bows), k))
+        for lo in range(0, len(bows), batch):
+            chunk = bows[lo:lo + batch]
+            rows = np.repeat(np.arange(len(chunk)), [len(b) for b in chunk])
+            cols = np.fromiter((w for b in chunk for w, _ in b), dtype=np.int64, count=len(rows))
+            cnts = np.fromiter((c for b in chunk for _, c in b), dtype=float, count=len(rows))
+            beta_nz = exp_elog_beta[:, cols].T  # (nnz, K)
+            gamma = np.ones((len(chunk), k))
+            for _ in range(self.config.iterations):
+                elog = _digamma(gamma) - _digamma(gamma.sum(axis=1))[:, None]
+                exp_elog_theta = np.exp(elog)
+                phinorm = np.einsum("nk,nk->n", exp_elog_theta[rows], beta_nz) + 1e-100
+                ratio = sparse.csr_matrix((cnts / phinorm, (rows, cols)), shape=(len(chunk), exp_elog_beta.shape[1]))
+                new = alpha + exp_elog_theta * (ratio @ exp_elog_beta.T)
+                change = np.abs(new - gamma).mean(axis=1).max() if len(chunk) else 0.0
+                gamma = new
+                if change < 0.001:  # gensim's gamma_threshold
+                    break
+            out[lo:lo + len(chunk)] = gamma / gamma.sum(axis=1, keepdims=True)
+        return out
 
     def topic_terms_table(self, topn: int = 10) -> pd.DataFrame:
         """Per topic: its `topn` most probable terms, ranked from 1, with their weights."""
@@ -245,6 +282,12 @@ class TopicModel:
                    coherence_by_k={int(k): v for k, v in meta.get("coherence_by_k", {}).items()})
 
 
+def _digamma(x: np.ndarray) -> np.ndarray:
+    from scipy.special import psi
+
+    return psi(x)
+
+
 def coherence(lda, docs: list[list[str]], dictionary, measure: str, topn: int = 10) -> float:
     """Mean topic coherence of `lda` on `docs` (gensim CoherenceModel, single process)."""
     from gensim.models import CoherenceModel
@@ -265,6 +308,8 @@ def fit_topics(texts: pd.Series, config: TopicConfig = TopicConfig()) -> TopicMo
     from gensim.models.phrases import Phrases
 
     started = time.perf_counter()
+    if config.fit_sample and len(texts) > config.fit_sample:  # the rest are inferred, not fitted
+        texts = texts.sample(config.fit_sample, random_state=config.seed)
     runs = [segments(t, config) for t in texts]
     # Small corpora (a test set, a first batch) keep words seen in a few reports.
     scale = max(2, len(runs) // 50)

@@ -111,3 +111,29 @@ def test_scope_is_limited_to_nearby_words():
     sentence = ("No acute bony abnormality of the thoracic spine or ribs or shoulders on this examination "
                 "today and the heart shows marked cardiomegaly.")
     assert "negated" not in flags(sentence, "cardiomegaly")
+
+
+@pytest.mark.parametrize("sentence,target", [
+    ("No acute distress.", "acute distress"),                       # the trigger "no acute" runs into the target
+    ("No focal neurologic deficits.", "focal neurologic deficits"),
+    ("No new lesion.", "new lesion"),
+    ("Denied any headaches.", "headaches"),                         # denial verbs, with "any"
+    ("The patient denied fever or chills.", "chills"),
+    ("Patient denies any chest pain.", "chest pain"),
+    ("Fecal occult blood was negative.", "fecal occult blood"),     # post-position results
+    ("Blood cultures were negative.", "blood cultures"),
+    ("Negative for pneumothorax.", "pneumothorax"),
+    ("Breath sounds absent on the left.", "breath sounds"),
+    ("Absent bowel sounds.", "bowel sounds"),
+])
+def test_clinical_negations_and_targets_that_overlap_a_trigger(sentence, target):
+    assert flags(sentence, target) == {"negated"}
+
+
+@pytest.mark.parametrize("sentence,target", [
+    ("Acute distress.", "acute distress"),
+    ("Mild cardiomegaly. Otherwise negative.", "cardiomegaly"),     # "negative" alone negates nothing before it
+    ("Fever, but cultures were negative.", "fever"),
+])
+def test_those_forms_do_not_reach_what_they_do_not_govern(sentence, target):
+    assert flags(sentence, target) == set()

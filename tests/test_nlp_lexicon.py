@@ -13,7 +13,7 @@ def labels_for(text, config=MinerConfig(), vocabulary="chestxray14"):
 
 def test_built_in_vocabularies_use_the_design_names():
     vocabularies = load_lexicon().vocabularies
-    assert vocabularies["chestxray14"] == list(CHESTXRAY14)
+    assert vocabularies["chestxray14"] == [*CHESTXRAY14, "Normal"]  # Normal: derived, strict
     assert sorted(vocabularies["chexpert"]) == sorted(CHEXPERT)
 
 

@@ -1,9 +1,12 @@
 """An oncology researcher follows report-stated lesion sizes over a patient's studies (RECIST 1.1)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pytest
+import yaml
 
 from radcurate.nlp.extras import mine_extras
 from radcurate.nlp.measurements import measurements_table
@@ -17,7 +20,7 @@ def course(*reports: str, patient: str = "p1") -> pd.DataFrame:
 
 
 def responses(reports: pd.DataFrame) -> pd.DataFrame:
-    return recist_table(measurements_table(reports), reports[["report_id", "patient_id", "study_date"]])
+    return recist_table(measurements_table(reports), reports[["report_id", "patient_id", "study_date", "text"]])
 
 
 BASELINE = ("FINDINGS: Target lesion 1: right upper lobe mass measures 3.2 x 2.5 cm (series 3, image 40). "
@@ -107,3 +110,31 @@ def test_responses_match_the_phantom_truth(synth_export):
             assert (row["response"], row["timepoint"]) == (t["response"], t["timepoint"])
             assert row["sum_mm"] == pytest.approx(t["sum_mm"], abs=2.0)  # reports round to whole mm
             assert row["match_confidence"] >= 0.3
+
+
+HANDWRITTEN = Path(__file__).parent / "data" / "recist_handwritten.yaml"
+SERIES = yaml.safe_load(HANDWRITTEN.read_text(encoding="utf-8"))["patients"]
+
+
+@pytest.fixture(scope="module")
+def handwritten_responses() -> pd.DataFrame:
+    """RECIST rows for the hand-written follow-up series, mined the way `radcurate mine` does."""
+    reports = pd.DataFrame([{"report_id": f"{p['id']}-{i}", "patient_id": p["id"],
+                             "study_date": f"{2020 + i}-03-01", "text": text}
+                            for p in SERIES for i, text in enumerate(p["reports"])])
+    return mine_extras(reports, "report_id", "text", patient_column="patient_id", date_column="study_date",
+                       topics=False)["recist"]
+
+
+def test_the_handwritten_series_cover_every_edge_case():
+    assert len(SERIES) >= 25
+    expected = {r for p in SERIES for r in p["expected"]}
+    assert {"PD", "PR", "SD", "CR", "NE"} <= expected
+
+
+@pytest.mark.parametrize("patient", SERIES, ids=[p["id"] for p in SERIES])
+def test_handwritten_follow_up_series_get_their_recist_response(patient, handwritten_responses):
+    rows = handwritten_responses[handwritten_responses["patient_id"] == patient["id"]]
+    assert list(rows["response"]) == patient["expected"], patient["why"]
+    if patient.get("sums"):
+        assert [None if pd.isna(s) else float(s) for s in rows["sum_mm"]] == patient["sums"], patient["why"]

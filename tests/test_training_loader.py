@@ -48,7 +48,7 @@ def test_single_samples_with_collate_cover_every_split_once(curated, workers):
         got = []
         for batch in loader:
             assert batch["image"].dtype == torch.int16 and batch["image"].shape[1:] == (1, 128, 128)
-            assert batch["label"].shape == batch["label_mask"].shape == (len(batch["instance_key"]), 14)
+            assert batch["label"].shape == batch["label_mask"].shape == (len(batch["instance_key"]), 15)  # 14 + Normal
             got += [(k, int(f)) for k, f in zip(batch["instance_key"], batch["frame_index"])]
         assert sorted(got) == expected_keys(curated, split)
 

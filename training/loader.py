@@ -33,7 +33,8 @@ CHESTXRAY14 = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass"
 CHEXPERT = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity", "Edema",
             "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
             "Fracture", "Support Devices")
-VOCABULARY_FINDINGS = {"chestxray14": CHESTXRAY14, "chexpert": CHEXPERT}
+# As radcurate.vocabulary (copied: training/ imports no stage): ChestX-ray14 adds the strict "Normal".
+VOCABULARY_FINDINGS = {"chestxray14": CHESTXRAY14 + ("Normal",), "chexpert": CHEXPERT}
 #: What an uncertain label (-1) becomes: CheXpert's U-Zeros / U-Ones / U-Ignore, or the label model's
 #: probability as a soft target. ``probability`` also replaces certain values by their probability.
 POLICIES = ("zeros", "ones", "ignore", "probability")
