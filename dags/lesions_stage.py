@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Mapping
 
 from .expectations import Expectation, TableSuite, not_null, row_count, unique
+from radcurate.settings import dataclass_from
 
 LESIONS_OUTPUTS = ("curated/lesions.parquet", "curated/recist_images.parquet")
 
@@ -14,11 +14,7 @@ LESIONS_OUTPUTS = ("curated/lesions.parquet", "curated/recist_images.parquet")
 def lesions_config(section: Mapping[str, Any]):
     from radcurate.lesions import LesionsConfig
 
-    names = {f.name for f in dataclasses.fields(LesionsConfig)}
-    unknown = sorted(set(section) - names)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    return LesionsConfig(**section)
+    return dataclass_from(LesionsConfig, section)
 
 
 def lesions_stage(ctx) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from radcurate.tables import append_quarantine, read_table, write_table
+from radcurate.settings import dataclass_from
 
 # Outputs owned by each stage, relative to OUT (removed before a stage is redone).
 DEID_OUTPUTS = (
@@ -44,12 +45,7 @@ LABELING_OUTPUTS = ("curated/labels.parquet",)
 
 def _dataclass_from(cls, section: Mapping[str, Any]):
     """A config dataclass from a config-file section; unknown keys are a clear error."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(section) - names)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-    return cls(**values)
+    return dataclass_from(cls, section)
 
 
 # --- deid -----------------------------------------------------------------------------------------

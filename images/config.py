@@ -6,14 +6,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
+from radcurate.settings import dataclass_from
 
 
 def _from_mapping(cls, section: Mapping[str, Any]):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(section) - names)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in section.items()})
+    return dataclass_from(cls, section)
 
 
 @dataclass(frozen=True)

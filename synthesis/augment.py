@@ -18,7 +18,6 @@ MONAI only: ``radcurate.training`` imports it on a GPU machine without DICOM or 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -26,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from radcurate.settings import dataclass_from
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,7 @@ class AugmentConfig:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> "AugmentConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(section) - names)
-        if unknown:
-            raise ValueError(f"unknown augmentation setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in section.items()})
+        return dataclass_from(cls, section, "augmentation")
 
 
 def radiograph_recipe() -> AugmentConfig:

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from .lowdose import MU_WATER_PER_MM
+from radcurate.settings import dataclass_from
 
 GENERATOR_CT = "radcurate.lesion-ct/1"
 GENERATOR_RADIOGRAPH = "radcurate.lesion-radiograph/1"
@@ -65,12 +66,7 @@ class LesionConfig:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> "LesionConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(section) - names)
-        if unknown:
-            raise ValueError(f"unknown lesion setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-        return cls(**values)
+        return dataclass_from(cls, section, "lesion")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .tomography import Geometry, projector
+from radcurate.settings import dataclass_from
 
 MU_WATER_PER_MM = 0.0195  # ~70 keV effective energy, as the phantom's radiographs
 GENERATOR = "radcurate.lowdose/1"
@@ -64,12 +65,7 @@ class LowDoseConfig:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> "LowDoseConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(section) - names)
-        if unknown:
-            raise ValueError(f"unknown low-dose setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-        return cls(**values)
+        return dataclass_from(cls, section, "low-dose")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
