@@ -82,7 +82,9 @@ def run_command(args: argparse.Namespace) -> int:
         from radcurate.ingest.extract import ExtractError, check_extract
         from radcurate.ingest.reports import OPTIONAL, REQUIRED
 
-        names = IngestConfig.from_mapping(config.get("ingest", {})).report_columns
+        from .config import split_section
+
+        names = IngestConfig.from_mapping(split_section(config.get("ingest", {}))[0]).report_columns
         try:  # a bad extract fails now, not after the DICOM tree has been read
             check_extract(args.reports, [names.get(c, c) for c in REQUIRED], [names.get(c, c) for c in OPTIONAL])
         except ExtractError as exc:

