@@ -59,9 +59,14 @@ def labeling_config(findings: list[str]) -> str:
             "</View>\n")
 
 
+def _present(v) -> bool:
+    """A mention cell that holds something (nullable columns hold pd.NA)."""
+    return v is not None and not (pd.api.types.is_scalar(v) and pd.isna(v))
+
+
 def _assertion(m) -> str:
     flags = [f for f in ("negated", "uncertain", "historical", "hypothetical", "family")
-             if bool(getattr(m, f, False) or False)]
+             if _present(getattr(m, f, None)) and bool(getattr(m, f))]
     return ", ".join(flags) or "affirmed"
 
 
@@ -89,12 +94,18 @@ def task_for(row: Mapping, text: str, mentions: pd.DataFrame, findings: list[str
             s, e = int(getattr(m, s_col)), int(getattr(m, e_col))
             if not (0 <= s < e <= len(text)) or m.finding not in findings:
                 continue
-            trigger = str(getattr(m, "trigger", "") or text[s:e])
+            trigger = getattr(m, "trigger", None)
+            trigger = str(trigger) if _present(trigger) and str(trigger) else text[s:e]
+            said = getattr(m, "text", None)
+            if _present(said) and str(said).lower() != text[s:e].lower():
+                continue  # offsets into some other text: no misleading highlight
+            section = getattr(m, "section", None)
+            section = str(section) if _present(section) else ""
             result.append({
                 "id": f"m{i}", "from_name": SPANS_NAME, "to_name": TEXT_NAME, "type": "labels",
                 "value": {"start": s, "end": e, "text": text[s:e], "labels": [m.finding]},
                 "meta": {"text": [f"trigger: {trigger}; assertion: {_assertion(m)}; section: "
-                                  f"{getattr(m, 'section', '')}; sentence: "
+                                  f"{section}; sentence: "
                                   f"{_sentence(text, s, e)}"]}})
     scores = [row.get(f"p_{f}") for f in findings if row.get(f"p_{f}") is not None]
     # the prediction's score: how sure the model is over all findings (low = worth reviewing)

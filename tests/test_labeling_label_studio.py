@@ -135,3 +135,21 @@ def test_html_page_embeds_the_tasks_and_its_saved_file_imports(tmp_path, capsys)
         '<script id="tasks" type="application/json">')
     tasks = json.loads(html[start:html.index("</script>", start)])
     assert len(tasks) == 3 and tasks[0]["predictions"][0]["result"]
+
+
+def test_mentions_with_missing_trigger_or_foreign_offsets(tmp_path):
+    """The pipeline's mentions carry nullable columns; offsets that don't match are not shown."""
+    from radcurate.labeling.review import review_tasks
+    from test_labeling_aggregate import mined_tables
+
+    mined = mined_tables(["effusion"] * 3 + ["normal"] * 3)
+    m = mined["mentions"]
+    m["trigger"] = pd.array([None] * len(m), dtype="string")
+    m["negated"] = pd.array(m["negated"], dtype="boolean")
+    m["text"] = [mined["reports"].set_index("report_id").loc[r, "text"][s:e]
+                 for r, s, e in zip(m["report_id"], m["start"], m["end"])]
+    m.loc[0, "text"] = "something else"
+    _, tasks = review_tasks(mined, 6)
+    spans = [r for t in tasks for r in t["predictions"][0]["result"] if r["type"] == "labels"]
+    assert len(spans) == len(m) - 1
+    assert all("trigger: <NA>" not in r["meta"]["text"][0] for r in spans)
