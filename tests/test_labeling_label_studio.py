@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 
 from radcurate.dags.cli import main
-from radcurate.labeling import import_label_studio, load_reviewed
+from radcurate.labeling import VOCABULARIES, import_label_studio, load_reviewed
 from radcurate.labeling.label_studio import CHOICE_VALUE, control_name
 from test_labeling_cli import mined_dir
 
@@ -36,7 +36,7 @@ def test_project_has_one_choice_group_per_finding_and_tasks_show_the_evidence(tm
     _, proj = export(tmp_path, capsys)
     root = ET.fromstring((proj / "config.xml").read_text())
     choices = root.findall(".//Choices")
-    assert len(choices) == 14 and {c.get("toName") for c in choices} == {"report"}
+    assert len(choices) == len(VOCABULARIES["chestxray14"]) and {c.get("toName") for c in choices} == {"report"}
     assert [c.get("value") for c in choices[0]] == ["positive", "negative", "uncertain",
                                                     "not mentioned"]
     assert root.find(".//TextArea") is not None and root.find(".//Labels") is not None
