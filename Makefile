@@ -18,7 +18,7 @@ system-deps:
 	      || echo "warning: tesseract-ocr could not be installed; using the pure-Python text detector"; \
 	  else echo "note: tesseract-ocr not found and not root; using the pure-Python text detector"; fi; \
 	fi
-	@# Headless Chromium: the dataset card test looks at card.html in a real browser (skipped without it).
+	@# Headless Chromium: the dataset card and review page tests use a real browser (skipped without it).
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \

@@ -1,7 +1,10 @@
 """Command line of the labeling stage: review queue, review import, label evaluation, labels.
 
     radcurate review export --mined DIR --n 50 --out review.csv [--reports FILE] [--store DIR]
+    radcurate review export --mined DIR --n 50 --format label-studio --out PROJECT_DIR
+    radcurate review export --mined DIR --n 50 --format html --out review.html
     radcurate review import review.csv --store DIR [--mined DIR]
+    radcurate review import export.json --format label-studio --store DIR [--mined DIR]
     radcurate eval-labels --gold openi_dev.csv --pred DIR/labels.parquet
     radcurate label --mined DIR --out DIR [--reviewed FILE]
 """
@@ -26,7 +29,11 @@ def register(subparsers) -> None:
                     "and blank finding columns to fill with 1 / 0 / -1 (blank: not mentioned).")
     ex.add_argument("--mined", required=True, help="folder with the miner's tables (radcurate mine --out)")
     ex.add_argument("--n", type=int, required=True, help="how many reports to put in the batch")
-    ex.add_argument("--out", required=True, help="review file to write (.csv or .jsonl)")
+    ex.add_argument("--out", required=True, help="review file to write (.csv or .jsonl); a "
+                                                 "folder for label-studio; a .html page for html")
+    ex.add_argument("--format", default="table", choices=["table", "label-studio", "html"],
+                    help="table: CSV/JSONL by --out's suffix; label-studio: a project folder "
+                         "(config.xml + pre-annotated tasks.json); html: one static review page")
     ex.add_argument("--seed", type=int, default=0, help="breaks ties reproducibly")
     ex.add_argument("--reports", help="report text (CSV/Parquet with report_id and text or "
                                       "findings/impression) when the mined folder has none")
@@ -37,7 +44,11 @@ def register(subparsers) -> None:
         description="Check every row (known report id, finding columns, values 1 / 0 / -1 / "
                     "blank) and store the answers in DIR/reviewed.csv. A file with any bad row "
                     "is rejected whole; each problem is listed with its line number.")
-    im.add_argument("file", help="the filled review file (.csv or .jsonl)")
+    im.add_argument("file", help="the filled review file (.csv or .jsonl, or Label Studio's "
+                                 "JSON export with --format label-studio)")
+    im.add_argument("--format", default="table", choices=["table", "label-studio"],
+                    help="label-studio: Label Studio's JSON export; several reviewers per "
+                         "report are kept (reviewers.csv) and their agreement printed")
     im.add_argument("--store", required=True, help="folder holding reviewed.csv")
     im.add_argument("--mined", help="mined folder: report ids not in it are rejected")
     im.set_defaults(func=_import)
@@ -82,7 +93,7 @@ def _fail(msg: str) -> int:
 
 def _export(args) -> int:
     from .pipeline import read_mined
-    from .review import export_review, load_reviewed
+    from .review import export_label_studio, export_review, export_review_page, load_reviewed
 
     if args.n <= 0:
         return _fail("--n must be a positive number of reports")
@@ -91,9 +102,24 @@ def _export(args) -> int:
         if args.reports:
             mined["reports"] = _read_any(args.reports)
         reviewed = load_reviewed(args.store) if args.store else None
-        path = export_review(mined, args.n, args.out, seed=args.seed, reviewed=reviewed)
+        write = {"table": export_review, "label-studio": export_label_studio,
+                 "html": export_review_page}[args.format]
+        path = write(mined, args.n, args.out, seed=args.seed, reviewed=reviewed)
     except (OSError, ValueError, KeyError) as exc:
         return _fail(f"cannot export a review batch: {exc}")
+    if args.format == "label-studio":
+        import json
+
+        n = len(json.loads((path / "tasks.json").read_text(encoding="utf-8")))
+        print(f"wrote a Label Studio project with {n} pre-annotated reports into {path} "
+              f"(config.xml, tasks.json); create a project with that labeling config, import "
+              f"tasks.json, review, export as JSON, then run `radcurate review import FILE "
+              f"--format label-studio --store DIR`")
+        return 0
+    if args.format == "html":
+        print(f"wrote a review page into {path}; open it in a browser, review, press Save, then "
+              f"run `radcurate review import review-answers.jsonl --store DIR`")
+        return 0
     n = sum(1 for _ in open(path, encoding="utf-8")) if path.suffix == ".jsonl" else \
         len(pd.read_csv(path))
     print(f"wrote {n} reports to review into {path}; fill the finding columns with 1 (present), "
@@ -105,7 +131,7 @@ def _export(args) -> int:
 def _import(args) -> int:
     from .functions import normalize_mined, report_ids
     from .pipeline import read_mined
-    from .review import import_review
+    from .review import import_label_studio, import_review
 
     known = None
     if args.mined:
@@ -113,7 +139,8 @@ def _import(args) -> int:
             known = set(report_ids(normalize_mined(read_mined(args.mined))))
         except (OSError, ValueError) as exc:
             return _fail(str(exc))
-    result = import_review(args.file, args.store, known_ids=known)
+    read = import_label_studio if args.format == "label-studio" else import_review
+    result = read(args.file, args.store, known_ids=known)
     if not result.ok:
         print(f"rejected {args.file}: {len(result.errors)} problem(s); nothing was stored",
               file=sys.stderr)
@@ -124,6 +151,11 @@ def _import(args) -> int:
         return 2
     print(f"stored {result.n_stored} reviewed report(s) in {result.path}"
           + (f"; {result.n_blank} row(s) left blank were skipped" if result.n_blank else ""))
+    if result.agreement is not None and result.agreement["reports"].max() > 0:
+        a = result.agreement[result.agreement["reports"] > 0]
+        print("agreement between reviewers (reports with 2+ reviewers; kappa over positive / "
+              "negative / uncertain / not mentioned):")
+        print(a.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="n/a"))
     return 0
 
 

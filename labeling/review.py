@@ -157,30 +157,30 @@ def highlight(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def _highlighted_text(report: pd.Series, mentions: pd.DataFrame) -> str:
-    """The report text with its mention spans marked.
-
-    Offsets are into the text the miner read: the ``text`` column, or the section columns
-    (FINDINGS, IMPRESSION) joined by a blank line, as `radcurate mine` composes them.
+def report_text(report: pd.Series) -> str:
+    """The text the miner read: the ``text`` column, or the section columns (FINDINGS,
+    IMPRESSION) joined by a blank line, as `radcurate mine` composes them — mention offsets
+    point into it.
     """
     if isinstance(report.get("text"), str):
-        text = report["text"]
-    else:
-        text = "\n\n".join(str(report[c]).strip() for c in TEXT_SECTIONS
-                            if c in report.index and isinstance(report[c], str) and report[c].strip())
+        return report["text"]
+    return "\n\n".join(str(report[c]).strip() for c in TEXT_SECTIONS
+                       if c in report.index and isinstance(report[c], str) and report[c].strip())
+
+
+def _highlighted_text(report: pd.Series, mentions: pd.DataFrame) -> str:
+    """The report text with its mention spans marked."""
+    text = report_text(report)
     if not len(mentions):
         return text
     s_col, e_col = ("char_start", "char_end") if "char_start" in mentions.columns else ("start", "end")
     return highlight(text, zip(mentions[s_col], mentions[e_col]))
 
 
-def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
-                  out: str | os.PathLike, *, seed: int = 0, reviewed: pd.DataFrame | None = None,
-                  config: LabelingConfig = LabelingConfig()) -> Path:
-    """Write the ``n`` most useful reports to review into ``out`` (``.jsonl`` or ``.csv``).
-
-    Reports already in ``reviewed`` are not asked again.
-    """
+def review_queue(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int, *, seed: int = 0,
+                 reviewed: pd.DataFrame | None = None, config: LabelingConfig = LabelingConfig()
+                 ) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+    """(mined tables, review rows) for the ``n`` most useful reports not yet in ``reviewed``."""
     if not isinstance(mined, Mapping):
         from .pipeline import read_mined
 
@@ -191,7 +191,17 @@ def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
     priority = review_priority(labels, votes)
     ids = select_for_review(priority, n, topics=mined.get("topics"),
                             patterns=evidence_patterns(votes), exclude=done, seed=seed)
-    rows = review_rows(mined, labels, priority, ids, config)
+    return mined, review_rows(mined, labels, priority, ids, config)
+
+
+def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
+                  out: str | os.PathLike, *, seed: int = 0, reviewed: pd.DataFrame | None = None,
+                  config: LabelingConfig = LabelingConfig()) -> Path:
+    """Write the ``n`` most useful reports to review into ``out`` (``.jsonl`` or ``.csv``).
+
+    Reports already in ``reviewed`` are not asked again.
+    """
+    mined, rows = review_queue(mined, n, seed=seed, reviewed=reviewed, config=config)
     out = Path(out)
     tmp = atomic_path(out)
     try:
@@ -204,6 +214,55 @@ def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
     finally:
         if tmp.exists():
             tmp.unlink()
+    return out
+
+
+def review_tasks(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int, *, seed: int = 0,
+                 reviewed: pd.DataFrame | None = None, config: LabelingConfig = LabelingConfig()
+                 ) -> tuple[list[str], list[dict]]:
+    """(findings, Label Studio tasks) for the review queue, in queue order, pre-annotated."""
+    from .label_studio import task_for
+
+    mined, rows = review_queue(mined, n, seed=seed, reviewed=reviewed, config=config)
+    findings = [f for v in config.vocabularies for f in VOCABULARIES[v]]
+    reports = mined.get("reports")
+    reports = reports.drop_duplicates("report_id").set_index("report_id") \
+        if reports is not None and len(reports) else pd.DataFrame()
+    mentions = mined.get("mentions", pd.DataFrame())
+    if len(mentions) and "vocabulary" in mentions.columns:
+        mentions = mentions[mentions["vocabulary"].isin(config.vocabularies)]
+    tasks = []
+    for row in rows:
+        rid = row["report_id"]
+        m = mentions[mentions["report_id"] == rid] if len(mentions) else mentions
+        text = report_text(reports.loc[rid]) if rid in reports.index else ""
+        tasks.append(task_for(row, text, m, findings))
+    return findings, tasks
+
+
+def export_label_studio(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
+                        out: str | os.PathLike, *, seed: int = 0,
+                        reviewed: pd.DataFrame | None = None,
+                        config: LabelingConfig = LabelingConfig()) -> Path:
+    """Write the review queue as a Label Studio project folder: config.xml + tasks.json."""
+    from .label_studio import labeling_config, write_project
+
+    findings, tasks = review_tasks(mined, n, seed=seed, reviewed=reviewed, config=config)
+    return write_project(Path(out), labeling_config(findings), tasks)
+
+
+def export_review_page(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
+                       out: str | os.PathLike, *, seed: int = 0,
+                       reviewed: pd.DataFrame | None = None,
+                       config: LabelingConfig = LabelingConfig()) -> Path:
+    """Write the review queue as one static HTML page (see `review_page`)."""
+    from .review_page import review_page
+
+    findings, tasks = review_tasks(mined, n, seed=seed, reviewed=reviewed, config=config)
+    out = Path(out)
+    tmp = atomic_path(out)
+    tmp.write_text(review_page(findings, tasks), encoding="utf-8")
+    os.replace(tmp, out)
     return out
 
 
@@ -267,6 +326,7 @@ class ImportResult:
     n_stored: int = 0
     n_blank: int = 0  # rows with every finding blank: treated as not yet reviewed
     errors: list[str] = field(default_factory=list)
+    agreement: pd.DataFrame | None = None  # kappa per finding (Label Studio import)
 
     @property
     def ok(self) -> bool:
@@ -373,6 +433,13 @@ def import_review(path: str | os.PathLike, store_dir: str | os.PathLike, *,
         answers.append({"report_id": rid, **values})
     if errors:
         return ImportResult(None, n_rows=len(rows), n_blank=n_blank, errors=errors)
+    target = store_answers(answers, findings, store_dir)
+    return ImportResult(target, n_rows=len(rows), n_stored=len(answers), n_blank=n_blank)
+
+
+def store_answers(answers: list[dict], findings: list[str], store_dir: str | os.PathLike) -> Path:
+    """Merge ``answers`` (report_id + findings) into ``store_dir/reviewed.csv``; newer replace
+    older answers for the same report. Atomic replace."""
     store = Path(store_dir)
     target = store / REVIEWED_FILE
     new = pd.DataFrame(answers, columns=["report_id", *findings])
@@ -396,10 +463,66 @@ def import_review(path: str | os.PathLike, store_dir: str | os.PathLike, *,
     finally:
         if tmp.exists():
             tmp.unlink()
-    return ImportResult(target, n_rows=len(rows), n_stored=len(answers), n_blank=n_blank)
+    return target
 
 
 def load_reviewed(store_dir: str | os.PathLike) -> pd.DataFrame | None:
     """The stored reviewed labels (wide), or None when nothing was imported yet."""
     target = Path(store_dir) / REVIEWED_FILE
     return pd.read_csv(target, dtype={"report_id": str}) if target.exists() else None
+
+
+REVIEWERS_FILE = "reviewers.csv"
+
+
+def import_label_studio(path: str | os.PathLike, store_dir: str | os.PathLike, *,
+                        known_ids: Iterable[str] | None = None,
+                        vocabularies: tuple[str, ...] = ("chestxray14",)) -> ImportResult:
+    """Validate a Label Studio JSON export and store its answers, all or nothing.
+
+    Every reviewer's answers go to ``store_dir/reviewers.csv`` (report_id, reviewer, findings,
+    comment); their per-report majority (see `label_studio.consensus`) to ``reviewed.csv``,
+    where the label model reads reviews from. ``result.agreement`` holds kappa per finding.
+    """
+    from .label_studio import agreement, consensus, read_label_studio_export
+
+    path = Path(path)
+    findings = list(dict.fromkeys(f for v in vocabularies for f in VOCABULARIES[v]))
+    try:
+        rows, errors, n_tasks = read_label_studio_export(path, findings)
+    except OSError as exc:
+        return ImportResult(None, errors=[f"{path.name}: cannot read ({type(exc).__name__})"])
+    known = set(map(str, known_ids)) if known_ids is not None else None
+    if known is not None:
+        errors += [f"report {r['report_id']}: unknown report_id" for r in rows
+                   if r["report_id"] not in known]
+    if errors:
+        return ImportResult(None, n_rows=n_tasks, errors=errors)
+    table = pd.DataFrame(rows, columns=["report_id", "reviewer", *findings, "comment"])
+    answered = table[findings].notna().any(axis=1)
+    n_blank = n_tasks - table.loc[answered, "report_id"].nunique()
+    table = table[answered]
+    result = ImportResult(None, n_rows=n_tasks, n_blank=n_blank)
+    if table.empty:
+        return result
+    result.path = store_answers(consensus(table, findings).to_dict("records"), findings, store_dir)
+    result.n_stored = table["report_id"].nunique()
+    target = Path(store_dir) / REVIEWERS_FILE
+    merged = table
+    if target.exists():
+        old = pd.read_csv(target, dtype={"report_id": str, "reviewer": str})
+        key = set(zip(table["report_id"], table["reviewer"]))
+        old = old[[k not in key for k in zip(old["report_id"], old["reviewer"])]]
+        merged = pd.concat([old, table], ignore_index=True)
+    for f in findings:
+        if f in merged.columns:
+            merged[f] = pd.to_numeric(merged[f], errors="coerce").astype("Int8")
+    tmp = atomic_path(target)
+    try:
+        merged.to_csv(tmp, index=False)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    result.agreement = agreement(merged, [f for f in findings if f in merged.columns])
+    return result
