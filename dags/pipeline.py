@@ -216,6 +216,16 @@ OPTIONAL_STAGES: tuple[Stage, ...] = (
         headline=_synth.headline,
         configure=_synth.lesions_config,
     ),
+    Stage(
+        name="synthesize_gan",
+        function=_synth.gan_stage,
+        inputs=("curated/images", "curated/splits.parquet"),
+        outputs=_synth.OUTPUTS["gan"],
+        suite=_synth.synthesis_suites("gan"),
+        depends_on=("splits", "lesions"),
+        headline=_synth.headline,
+        configure=_synth.gan_config,
+    ),
 )
 
 

@@ -1,5 +1,6 @@
 """The optional synthesis stages (low-dose CT pairs, inserted lesions): pipeline adapters, their
-expectation suites, and ``radcurate synthesize lowdose|lesions --curated OUT/curated``.
+expectation suites, and ``radcurate synthesize lowdose|lesions|gan --curated OUT/curated``
+(``gan``: the class-conditional GAN of lesion patches, issue 14).
 
 Both are off unless the run's config file has their section (``synthesize_lowdose: {}`` switches
 the low-dose stage on with its defaults). Their suites check the rule of the dataset contract:
@@ -16,10 +17,11 @@ from typing import Any, Mapping
 
 from .expectations import Expectation, TableSuite, not_null, unique
 
-KINDS = ("lowdose", "lesions")
+KINDS = ("lowdose", "lesions", "gan")
 OUTPUTS = {
     "lowdose": ("curated/synthetic/lowdose", "curated/synthetic/lowdose_preview.png"),
     "lesions": ("curated/synthetic/lesions", "curated/synthetic/lesions_preview.png"),
+    "gan": ("curated/synthetic/gan", "curated/synthetic/gan_preview.png"),
 }
 
 
@@ -35,16 +37,30 @@ def lesions_config(section: Mapping[str, Any]):
     return LesionConfig.from_mapping(section)
 
 
+def gan_config(section: Mapping[str, Any]):
+    from radcurate.synthesis.gan import GanConfig
+
+    return GanConfig.from_mapping(section)
+
+
+CONFIGS = {"lowdose": lowdose_config, "lesions": lesions_config, "gan": gan_config}
+
+
 def _run(kind: str, curated: Path, section: Mapping[str, Any], out_dir: Path) -> dict[str, Any]:
     from radcurate.synthesis.synthesize import run_lesions, run_lowdose
     from radcurate.tables import append_quarantine
 
+    extra: dict[str, Any] = {}
     if kind == "lowdose":
         summary = run_lowdose(curated, lowdose_config(section))
+    elif kind == "gan":
+        from radcurate.synthesis.gan import run_gan
+
+        summary, extra = run_gan(curated, gan_config(section))
     else:
         summary = run_lesions(curated, lesions_config(section))
     append_quarantine(Path(out_dir) / "quarantine.parquet", f"synthesize_{kind}", summary.quarantine)
-    return summary.to_dict()
+    return {**summary.to_dict(), **extra}
 
 
 def lowdose_stage(ctx) -> dict[str, Any]:
@@ -55,6 +71,11 @@ def lowdose_stage(ctx) -> dict[str, Any]:
 def lesions_stage(ctx) -> dict[str, Any]:
     """Lesions inserted into training-split CT slices and radiographs (adapter for the runner)."""
     return _run("lesions", Path(ctx.out_dir) / "curated", ctx.config, ctx.out_dir)
+
+
+def gan_stage(ctx) -> dict[str, Any]:
+    """Class-conditional GAN lesion patches from the training split (adapter for the runner)."""
+    return _run("gan", Path(ctx.out_dir) / "curated", ctx.config, ctx.out_dir)
 
 
 def synthesis_suites(kind: str):
@@ -101,14 +122,16 @@ def headline(result: Mapping[str, Any]) -> str:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synthesize",
-        help="low-dose CT pairs or inserted lesions from the curated training split",
+        help="low-dose CT pairs, inserted lesions or GAN lesion patches from the curated training split",
         description=(
             "lowdose: project each training-split CT slice (torch, parallel or fan beam), add the Poisson "
             "and electronic noise of a lower dose, reconstruct by FBP; writes curated/synthetic/lowdose/ "
             "(low-dose and full-dose pixels, dose, geometry, seed). lesions: insert a modelled lesion "
             "(ellipsoid, lobulated or spiculated, partial volume and blur matched to the image) into lung "
             "on CT slices and, in the log domain, radiographs; writes curated/synthetic/lesions/ with mask, "
-            "size and location. Only training-split patients are parents (checked by an expectation). "
+            "size and location. gan: cut nodule / mass / no-lesion CT patches (lesion table, inserted lesions), "
+            "train a class-conditional GAN (ACGAN, MONAI networks; checkpoint + resume) and write samples with "
+            "checkpoint hash, class and seed to curated/synthetic/gan/. Only training-split patients are parents (checked by an expectation). "
             "A PNG preview is written beside each table. Exit 0 done, 1 a check failed, 2 bad input."
         ),
     )
@@ -118,10 +141,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dose", type=float, action="append", metavar="F", help="lowdose: dose fraction (repeatable)")
     p.add_argument("--geometry", choices=("parallel", "fan"), help="lowdose: beam geometry")
     p.add_argument("--views", type=int, help="lowdose: projections per rotation")
-    p.add_argument("--device", help="lowdose: torch device (cpu, cuda)")
+    p.add_argument("--device", help="lowdose, gan: torch device (cpu, cuda; gan also auto)")
+    p.add_argument("--steps", type=int, metavar="N", help="gan: training steps (a rerun resumes from the checkpoint)")
+    p.add_argument("--samples-per-class", type=int, metavar="N", help="gan: samples written per class")
     p.add_argument("--max-parents", type=int, metavar="N", help="use at most N training images")
     p.add_argument("--seed", type=int, help="random seed")
     p.set_defaults(func=synthesize_command)
+
+
+OWN_FLAGS = {"lowdose": ("dose_fractions", "geometry", "views", "device", "max_parents", "seed"),
+             "lesions": ("max_parents", "seed"), "gan": ("device", "seed", "steps", "samples_per_class")}
 
 
 def _section(args: argparse.Namespace) -> dict[str, Any]:
@@ -138,11 +167,13 @@ def _section(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError("the config file must be a mapping of setting -> value")
         section.update(data.get(f"synthesize_{args.kind}", data))
     flags = {"dose_fractions": tuple(args.dose) if args.dose else None, "geometry": args.geometry,
-             "views": args.views, "device": args.device, "max_parents": args.max_parents, "seed": args.seed}
-    if args.kind == "lesions":
-        for k in ("dose_fractions", "geometry", "views", "device"):
-            if flags.pop(k) is not None:
-                raise ValueError(f"--{k.split('_')[0]} is a lowdose setting")
+             "views": args.views, "device": args.device, "max_parents": args.max_parents, "seed": args.seed,
+             "steps": getattr(args, "steps", None), "samples_per_class": getattr(args, "samples_per_class", None)}
+    own = OWN_FLAGS[args.kind]
+    for k in list(flags):
+        if k not in own and flags.pop(k) is not None:
+            owners = " / ".join(kind for kind, names in OWN_FLAGS.items() if k in names)
+            raise ValueError(f"--{k.replace('_', '-').replace('dose-fractions', 'dose')} is a {owners} setting")
     section.update({k: v for k, v in flags.items() if v is not None})
     return section
 
@@ -156,7 +187,7 @@ def synthesize_command(args: argparse.Namespace) -> int:
         return 2
     try:
         section = _section(args)
-        (lowdose_config if args.kind == "lowdose" else lesions_config)(section)
+        CONFIGS[args.kind](section)
     except (OSError, ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -181,6 +212,12 @@ def format_summary(kind: str, result: Mapping[str, Any], results, ok: bool) -> s
         f"  expectations: {sum(c.success for c in checks)}/{len(checks)} passed",
         f"  table:   {result.get('table')}/",
     ]
+    if kind == "gan" and result.get("patches_per_class"):
+        lines.insert(1, f"  training-split patches per class: {result['patches_per_class']}")
+        t = result.get("training") or {}
+        if t:
+            lines.insert(2, f"  GAN: {t.get('steps')} steps (resumed from {t.get('resumed_from')}) on {t.get('device')}, "
+                            f"{t.get('images_per_s')} images/s; checkpoint sha256 {str(result.get('checkpoint_sha256'))[:16]}")
     if result.get("preview"):
         lines.append(f"  preview: {result['preview']}")
     return "\n".join(lines)
