@@ -456,13 +456,7 @@ def store_answers(answers: list[dict], findings: list[str], store_dir: str | os.
         merged = pd.concat([rest, both]).reset_index().reindex(columns=columns)
     for f in merged.columns[1:]:
         merged[f] = pd.to_numeric(merged[f], errors="coerce").astype("Int8")
-    tmp = atomic_path(target)
-    try:
-        merged.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    _write_csv(merged, target)
     return target
 
 
@@ -517,12 +511,17 @@ def import_label_studio(path: str | os.PathLike, store_dir: str | os.PathLike, *
     for f in findings:
         if f in merged.columns:
             merged[f] = pd.to_numeric(merged[f], errors="coerce").astype("Int8")
+    _write_csv(merged, target)
+    result.agreement = agreement(merged, [f for f in findings if f in merged.columns])
+    return result
+
+
+def _write_csv(df: pd.DataFrame, target: Path) -> None:
+    """Write ``df`` as CSV atomically: a reader never sees a half-written store."""
     tmp = atomic_path(target)
     try:
-        merged.to_csv(tmp, index=False)
+        df.to_csv(tmp, index=False)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
-    result.agreement = agreement(merged, [f for f in findings if f in merged.columns])
-    return result

@@ -141,12 +141,7 @@ def slice_occupancy(lesion: LesionModel, pixel_mm: tuple[float, float], thicknes
     Averaged over ``sub``² sub-pixels and heights every ``z_step_mm`` across the slice thickness
     (a rectangular slice profile), the lesion centre ``z_offset_mm`` from the slice's centre.
     """
-    dr, dc = pixel_mm
-    half = lesion.extent_mm + 2 * max(dr, dc)
-    nr, nc = int(math.ceil(half / dr)), int(math.ceil(half / dc))
-    offs = (np.arange(sub) + 0.5) / sub - 0.5
-    ys = ((np.arange(-nr, nr + 1)[:, None] + offs[None, :]) * dr).ravel()
-    xs = ((np.arange(-nc, nc + 1)[:, None] + offs[None, :]) * dc).ravel()
+    half, nr, nc, ys, xs = _subpixel_grid(lesion, pixel_mm, sub)
     z_samples = max(3, int(math.ceil(thickness_mm / z_step_mm)))
     zs = (np.arange(z_samples) + 0.5) / z_samples * thickness_mm - thickness_mm / 2 - z_offset_mm
     acc = np.zeros((len(ys), len(xs)), np.float32)
@@ -156,15 +151,22 @@ def slice_occupancy(lesion: LesionModel, pixel_mm: tuple[float, float], thicknes
     return acc.reshape(2 * nr + 1, sub, 2 * nc + 1, sub).mean(axis=(1, 3))
 
 
-def lesion_chord(lesion: LesionModel, pixel_mm: tuple[float, float], sub: int = 3,
-                 step_mm: float = 0.5) -> np.ndarray:
-    """Path length (mm) through the lesion along the beam (the lesion's depth axis) per pixel."""
+def _subpixel_grid(lesion: "LesionModel", pixel_mm: tuple[float, float], sub: int):
+    """The pixel grid around the lesion centre (half-width ``half`` mm, ``2*nr+1`` x ``2*nc+1``
+    pixels) sampled at ``sub`` x ``sub`` sub-pixel positions: (half, nr, nc, ys, xs) in mm."""
     dr, dc = pixel_mm
     half = lesion.extent_mm + 2 * max(dr, dc)
     nr, nc = int(math.ceil(half / dr)), int(math.ceil(half / dc))
     offs = (np.arange(sub) + 0.5) / sub - 0.5
     ys = ((np.arange(-nr, nr + 1)[:, None] + offs[None, :]) * dr).ravel()
     xs = ((np.arange(-nc, nc + 1)[:, None] + offs[None, :]) * dc).ravel()
+    return half, nr, nc, ys, xs
+
+
+def lesion_chord(lesion: LesionModel, pixel_mm: tuple[float, float], sub: int = 3,
+                 step_mm: float = 0.5) -> np.ndarray:
+    """Path length (mm) through the lesion along the beam (the lesion's depth axis) per pixel."""
+    half, nr, nc, ys, xs = _subpixel_grid(lesion, pixel_mm, sub)
     acc = np.zeros((len(ys), len(xs)), np.float32)
     for w in np.arange(-half, half + step_mm / 2, step_mm):
         acc += lesion.occupancy(xs[None, :], ys[:, None], np.float64(w)) * step_mm
