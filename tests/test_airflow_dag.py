@@ -173,7 +173,7 @@ def test_a_failing_stage_fails_the_dagrun_and_the_manifest_is_still_written(airf
     manifest = json.loads((out / "manifest.json").read_text())
     assert not manifest["ok"]
     # nothing usable is an ingest error naming its reasons (a tree with no DICOM instance), never OK
-    assert manifest["stages"]["ingest"]["status"] in ("error", "failed_validation")
+    assert manifest["stages"]["ingest"]["status"] == "error"
     assert manifest["stages"]["deid"]["status"] == "blocked"
     assert not (out / "curated").exists()
 
