@@ -33,7 +33,7 @@ def build(out: Path, patients: int, seed: int, ct_slices: int) -> Path:
         secret.write_bytes(os.urandom(48))
     os.environ["RADCURATE_SECRET_FILE"] = str(secret)
     curated = out / "run" / "curated"
-    if (curated / "splits.parquet").is_file() and (curated / "labels.parquet").is_file():
+    if (curated / "splits.parquet").exists() and (curated / "labels.parquet").exists():
         return curated
     from radcurate.dags.runner import run_pipeline
     from radcurate.synthesis import ExportConfig, generate_export
@@ -44,7 +44,7 @@ def build(out: Path, patients: int, seed: int, ct_slices: int) -> Path:
     generate_export(export, patients=patients, seed=seed, config=ExportConfig(ct_slices=ct_slices, dx_rate=1.0))
     report = run_pipeline({"dicom": export / "pacs", "reports": export / "ris" / "reports.csv"}, out / "run",
                           progress=False)
-    if not (curated / "splits.parquet").is_file():
+    if not (curated / "splits.parquet").exists():
         raise SystemExit(f"the pipeline wrote no splits (exit {report.exit_code}); see {out / 'run'}")
     return curated
 

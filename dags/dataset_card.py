@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
-import pyarrow.parquet as pq
+
+from radcurate.columns import describe
+from radcurate.tables import table_rows, table_schema
 
 TABLES: dict[str, str] = {
     "studies": "one row per imaging study (pseudonymous keys, shifted dates)",
@@ -37,34 +39,6 @@ TABLES: dict[str, str] = {
     "labels": "the table to train on: one label per study and finding",
     "splits": "train/val/test assignment per patient",
     "lesions": "one row per measured lesion on a slice",
-}
-
-COLUMNS: dict[str, str] = {
-    "patient_key": "patient pseudonym (keyed HMAC; stable across runs with the same secret)",
-    "study_key": "study pseudonym", "series_key": "series pseudonym", "instance_key": "image pseudonym",
-    "report_key": "report pseudonym",
-    "study_date": "study date, shifted by a per-patient offset (intervals between studies kept)",
-    "value": "label: 1 present, 0 absent, -1 uncertain (after the finding's uncertainty policy), null unknown",
-    "probability": "label model's probability that the finding is present (0-1); use it to weight or threshold",
-    "policy": "uncertainty policy applied to `value` (u_ones, u_zeros, u_ignore)",
-    "sources": "labeling functions that voted",
-    "reviewed": "true when a person reviewed this label",
-    "vocabulary": "label vocabulary (chestxray14, chexpert)", "finding": "finding name in the vocabulary",
-    "long_axis_mm": "longest diameter in mm", "short_axis_mm": "short axis in mm (null: not stated)",
-    "response": "RECIST 1.1 response (BASELINE, CR, PR, SD, PD)",
-    "text": "de-identified text", "path": "file path relative to `curated/`",
-    "action": "what de-identification did (removed, replaced, blanked, ...)", "rule": "the PS3.15 rule or option applied",
-    "split": "train, val or test", "fold": "cross-validation fold",
-    "tag": "DICOM tag acted on (group,element; nested paths for sequences)", "keyword": "DICOM keyword",
-    "vr": "value representation", "x0": "blanked region, left (pixels)", "y0": "blanked region, top",
-    "x1": "blanked region, right (exclusive)", "y1": "blanked region, bottom (exclusive)",
-    "modality": "DICOM modality (CT, DX, CR, ...)", "body_part": "body part examined",
-    "sentence": "the de-identified sentence", "section": "report section (findings, impression, ...)",
-    "kind": "what was measured or mentioned (lesion, lymph_node, ...)", "timepoint": "current or prior",
-    "topic": "LDA topic number", "term": "topic term (negated terms prefixed)", "weight": "term weight in the topic",
-    "mixture": "topic weights of the report", "dominant_topic": "topic with the largest weight",
-    "sum_mm": "sum of target lesion diameters (mm)", "n_targets": "target lesions matched",
-    "negated": "the mention is negated", "uncertain": "the mention is uncertain (may, possible, ...)",
 }
 
 LIMITS = [
@@ -149,11 +123,11 @@ def write_dataset_card(out_dir: str | Path, manifest: Mapping[str, Any]) -> Path
 
     add(("h2", "Tables"))
     for stem, path in tables.items():
-        schema = pq.read_schema(path)
-        add(("h3", f"{stem}.parquet — {pq.read_metadata(path).num_rows} rows"))
+        schema = table_schema(path)
+        add(("h3", f"{stem}.parquet — {table_rows(path)} rows"))
         add(("p", TABLES.get(stem, "")))
         add(("table", (["column", "type", "meaning"],
-                       [[f.name, str(f.type), _field_doc(f)] for f in schema])))
+                       [[f.name, str(f.type), _field_doc(f, stem)] for f in schema])))
 
     add(("h2", "Quarantine"))
     quarantine = manifest.get("quarantine") or {}
@@ -200,17 +174,17 @@ def _read(tables: Mapping[str, Path], stem: str) -> pd.DataFrame | None:
     return pd.read_parquet(tables[stem]) if stem in tables else None
 
 
-def _field_doc(field) -> str:
-    meta = field.metadata or {}
-    doc = meta.get(b"description") or meta.get(b"doc")
-    return doc.decode() if doc else COLUMNS.get(field.name, "")
+def _field_doc(field, table: str) -> str:
+    """The column's declared description (every table written by radcurate has one)."""
+    doc = (field.metadata or {}).get(b"description")
+    return doc.decode() if doc else describe(field.name, f"curated/{table}") or ""
 
 
 def _front_matter(tables: Mapping[str, Path]) -> str:
     """YAML front matter: one Hugging Face ``datasets`` config per table, ``labels`` the default."""
     lines = ["---", "pretty_name: radcurate curated dataset", "configs:"]
     for stem in sorted(tables, key=lambda s: s != "labels"):
-        lines += [f"- config_name: {stem}", f"  data_files: {stem}.parquet"]
+        lines += [f"- config_name: {stem}", f"  data_files: {stem}.parquet/*.parquet"]
         if stem == "labels":
             lines.append("  default: true")
     return "\n".join(lines + ["---", ""])

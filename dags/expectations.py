@@ -16,6 +16,8 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import pyarrow.parquet as pq
 
+from radcurate.tables import table_rows
+
 
 @dataclass(frozen=True)
 class Expectation:
@@ -277,7 +279,7 @@ LEAK_CHECK_PATIENTS = 500  # patients whose identifiers are searched for in cura
 
 
 def _count_rows(path: Path) -> int:
-    return pq.read_metadata(path).num_rows if path.exists() else 0
+    return table_rows(path)
 
 
 def _identifier_patterns(out_dir: Path, limit: int = LEAK_CHECK_PATIENTS) -> list[str]:

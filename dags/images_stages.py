@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 import pyarrow.parquet as pq
 
+from radcurate.tables import table_rows
+
 from .expectations import Expectation, TableSuite, not_null, row_count
 
 IMAGES_OUTPUTS = ("curated/images",)
@@ -49,7 +51,7 @@ def images_suites(out_dir, inputs: Mapping[str, Any], result: Mapping[str, Any])
     """One row per decoded frame and preprocessing; instances reconcile with deid's table and the
     quarantine; an all-quarantined input fails (no table to read)."""
     out = Path(out_dir)
-    instances_in = pq.read_metadata(out / "curated/instances.parquet").num_rows
+    instances_in = table_rows(out / "curated/instances.parquet")
     quarantined = 0
     if (out / "quarantine.parquet").exists():
         q = pq.read_table(out / "quarantine.parquet", columns=["stage"]).column(0).to_pylist()

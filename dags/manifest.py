@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pyarrow.parquet as pq
 
+from radcurate.tables import table_rows
+
 if TYPE_CHECKING:
     from .pipeline import Stage
     from .runner import RunReport
@@ -49,7 +51,7 @@ def row_counts(out_dir: Path) -> dict[str, int]:
         if rel.startswith("_state/") or path.name.startswith("."):
             continue
         try:
-            counts[rel] = pq.read_metadata(path).num_rows
+            counts[rel] = table_rows(path)
         except Exception:
             counts[rel] = -1
     return counts

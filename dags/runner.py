@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 from radcurate.cluster import open_client
 from radcurate.outlock import lock_output
+from radcurate.tables import table_parts
 
 from .config import split_section, validate_config
 from .expectations import CheckResult, SuiteResult, format_report, validate
@@ -318,11 +319,9 @@ def fingerprint_path(path: Path | None) -> str:
         return "none"
     path = Path(path)
     if path.is_file():
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return "file:" + h.hexdigest()
+        return "file:" + _content_hash([path], names=False)
+    if path.is_dir() and path.suffix == ".parquet":  # a table: its parts by content, as a file was
+        return "table:" + _content_hash(table_parts(path))
     if path.is_dir():
         h = hashlib.sha256()
         for folder, dirs, names in os.walk(path):
@@ -337,6 +336,17 @@ def fingerprint_path(path: Path | None) -> str:
                 h.update(name + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         return "dir:" + h.hexdigest()
     return "missing"
+
+
+def _content_hash(files: Sequence[Path], names: bool = True) -> str:
+    h = hashlib.sha256()
+    for path in files:
+        if names:
+            h.update(path.name.encode() + b"\0")
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def output_checksum(path: Path) -> str:

@@ -182,7 +182,7 @@ def synthesize_command(args: argparse.Namespace) -> int:
     from .expectations import format_report, validate
 
     curated = Path(args.curated)
-    if not (curated / "images").is_dir() or not (curated / "splits.parquet").is_file():
+    if not (curated / "images").is_dir() or not (curated / "splits.parquet").exists():
         print(f"error: {curated} has no images/ folder or splits.parquet: run the images stage first", file=sys.stderr)
         return 2
     try:

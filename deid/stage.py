@@ -2,16 +2,20 @@
 
 It reads ``OUT/phi/instances.parquet`` and ``OUT/phi/reports.parquet`` written by ingest (the
 ``radcurate deid --dicom`` command runs ingest first, from ``dags``: stages never run each other), or a
-report extract alone. DICOM files are de-identified in batches (Dask
-tasks when a client is given); reports go through
+report extract alone. DICOM files are de-identified in slices of ingest's manifest parts (Dask
+tasks when a client is given), each task writing its own part of ``curated/instances.parquet``,
+``curated/deid_audit.parquet`` and the crosswalk: the driver merges only quarantine rows,
+per-series roll-ups and per-patient header PHI, so its memory does not grow with the images.
+Reports go through
 :func:`radcurate.deid.reports.deidentify_reports` with the PHI each patient's DICOM headers hold.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +23,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from radcurate.tables import append_quarantine, read_table, write_table
+import pyarrow.parquet as pq
+
+from radcurate.cluster import run_tasks
+from radcurate.tables import (append_quarantine, commit_table, read_table, staging_folder, table_parts, table_rows,
+                              write_part, write_table)
 
 from .config import DeidConfig
 from .files import STAGE, deid_batch
@@ -110,63 +118,124 @@ class DeidSummary:
         return asdict(self)
 
 
-def _batches(files: list[tuple[str, str]], size: int, workers: int) -> list[list[tuple[str, str]]]:
-    """Batches of at most ``size`` files, at least one per worker when there are enough files."""
-    if not files:
+SERIES_VALUES = ("series_number", "modality", "series_description", "body_part")  # first non-null per series
+STUDY_VALUES = ("modality", "body_part", "study_date", "accession_key", "study_description")  # ... per study
+_VALUES = tuple(dict.fromkeys(SERIES_VALUES + STUDY_VALUES))
+_ORDER = ["study_key", "series_key", "instance_number", "instance_key"]
+
+
+def plan_tasks(instances_table: Path, batch_size: int, workers: int) -> list[tuple[str, int, int]]:
+    """``(part file, first row, end row)`` slices of ingest's ``phi/instances`` parts: at most
+    ``batch_size`` rows, and at least one slice per worker when there are enough files. Only
+    the part footers are read here."""
+    parts = [(str(p), pq.read_metadata(p).num_rows) for p in table_parts(instances_table)]
+    total = sum(n for _, n in parts)
+    if not total:
         return []
-    n = max(1, min(size, -(-len(files) // max(1, workers))))
-    return [files[i:i + n] for i in range(0, len(files), n)]
+    size = max(1, min(batch_size, -(-total // max(1, workers))))
+    return [(p, i, min(i + size, n)) for p, n in parts for i in range(0, n, size)]
 
 
-def _run_batches(batches, out_root: str, keyer: Keyer, config: DeidConfig, client) -> list[dict]:
-    if client is None:
-        return [r for b in batches for r in deid_batch(b, out_root, keyer, config)]
-    futures = client.map(deid_batch, batches, out_root=out_root, keyer=keyer, config=config, pure=False)
-    return [r for rs in client.gather(futures) for r in rs]
+def deid_part(index: int, task: tuple[str, int, int], out_root: str, folders: dict[str, str], keyer: Keyer,
+              config: DeidConfig) -> dict[str, Any]:
+    """De-identify one slice of ingest's manifest and write its parts of ``instances``,
+    ``deid_audit`` (and the crosswalk); return only what the driver merges: quarantine rows,
+    per-series roll-ups, the header PHI per patient (for report scrubbing, in memory) and counts."""
+    part, start, stop = task
+    files = pq.read_table(part, columns=["path", "relpath"]).slice(start, stop - start).to_pylist()
+    results = deid_batch([(f["path"], f["relpath"]) for f in files], out_root, keyer, config)
+    rows = [r["instance"] for r in results if "instance" in r]
+    inst = pd.DataFrame(rows, columns=list(INSTANCES_SCHEMA.names) + [c for c in _VALUES if c not in INSTANCES_SCHEMA.names])
+    inst = inst.sort_values(_ORDER, na_position="last", kind="stable")
+    write_part(pa.Table.from_pandas(inst[INSTANCES_SCHEMA.names], schema=INSTANCES_SCHEMA, preserve_index=False),
+               folders["instances"], index)
+    audit = pd.DataFrame([a for r in results for a in r.get("audit", ())], columns=AUDIT_SCHEMA.names)
+    for c in ("x0", "y0", "x1", "y1"):
+        audit[c] = audit[c].astype("Int32")
+    write_part(pa.Table.from_pandas(audit, schema=AUDIT_SCHEMA, preserve_index=False), folders["deid_audit"], index)
+    if "crosswalk" in folders:
+        crosswalk = pd.DataFrame([r["crosswalk"] for r in results if "crosswalk" in r], columns=CROSSWALK_SCHEMA.names)
+        write_part(pa.Table.from_pandas(crosswalk, schema=CROSSWALK_SCHEMA, preserve_index=False),
+                   folders["crosswalk"], index)
+    return {"quarantine": [r["quarantine"] for r in results if "quarantine" in r],
+            "rollup": series_rollup(inst), "known": _header_known(results),
+            "files": len(files), "instances": len(inst),
+            "files_with_text": int((inst["text_regions_blanked"] > 0).sum()),
+            "text_regions_blanked": int(inst["text_regions_blanked"].sum())}
 
 
-def _header_phi(results: list[dict]):
-    """KnownPHI per original patient ID, merged over that patient's files (in memory only)."""
-    from .text_scrub import KnownPHI
-
-    acc: dict[str, list[list]] = defaultdict(lambda: [[], [], [], [], []])
+def _header_known(results: list[dict]) -> dict[str, list[list]]:
+    """Per original patient ID: names, ids, dates, other, birth dates from its files' headers."""
+    acc: dict[str, list[list]] = {}
     for r in results:
         if "known" not in r:
             continue
-        pid, *parts = r["known"]  # names, ids, dates, other, birth dates
-        if not pid:
-            continue
-        slot = acc[pid]
-        for i, vals in enumerate(parts):
-            for v in vals:
-                if v not in slot[i]:
-                    slot[i].append(v)
+        pid, *parts = r["known"]
+        if pid:
+            _merge_known(acc.setdefault(pid, [[], [], [], [], []]), parts)
+    return acc
+
+
+def _merge_known(slot: list[list], parts) -> None:
+    for i, vals in enumerate(parts):
+        for v in vals:
+            if v not in slot[i]:
+                slot[i].append(v)
+
+
+def _header_phi(known_parts: list[dict[str, list[list]]]):
+    """KnownPHI per original patient ID, merged over that patient's files (in memory only)."""
+    from .text_scrub import KnownPHI
+
+    acc: dict[str, list[list]] = {}
+    for known in known_parts:
+        for pid, parts in known.items():
+            _merge_known(acc.setdefault(pid, [[], [], [], [], []]), parts)
     return {pid: KnownPHI(names=s[0], ids=s[1], dates=s[2], other=s[3], birth_dates=s[4])
             for pid, s in acc.items()}
 
 
-def _first(series: pd.Series):
-    s = series.dropna()
-    return s.iloc[0] if len(s) else None
+def series_rollup(inst: pd.DataFrame) -> pd.DataFrame:
+    """One row per (study, series) of these instances: keys, count, and for each value column its
+    first non-null value with that row's (instance_number, instance_key), so roll-ups of one
+    series from several tasks merge to what one pass over all its instances gives. (A series UID
+    reused across studies, as in some real exports, stays counted in each study.)"""
+    keys = ["study_key", "series_key"]
+    inst = inst.sort_values(_ORDER, na_position="last", kind="stable")
+    base = inst.groupby(keys, sort=True).agg(patient_key=("patient_key", "first"),
+                                             n_instances=("instance_key", "size")).reset_index()
+    for col in _VALUES:
+        first = inst[inst[col].notna()].drop_duplicates(keys)[[*keys, col, "instance_number", "instance_key"]]
+        first = first.rename(columns={"instance_number": f"{col}__n", "instance_key": f"{col}__k"})
+        base = base.merge(first, on=keys, how="left")
+    return base
 
 
-def curated_tables(rows: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """studies, series, instances tables from the per-file rows (keys and cleaned values only)."""
-    inst = pd.DataFrame(rows)
-    if inst.empty:
-        return (pd.DataFrame(columns=STUDIES_SCHEMA.names), pd.DataFrame(columns=SERIES_SCHEMA.names),
-                pd.DataFrame(columns=INSTANCES_SCHEMA.names))
-    inst = inst.sort_values(["study_key", "series_key", "instance_number", "instance_key"], na_position="last")
-    series = inst.groupby("series_key", sort=True).agg(
-        study_key=("study_key", "first"), series_number=("series_number", _first), modality=("modality", _first),
-        description=("series_description", _first), body_part=("body_part", _first),
-        n_instances=("instance_key", "size")).reset_index()
-    studies = inst.groupby("study_key", sort=True).agg(
-        patient_key=("patient_key", "first"), modality=("modality", _first), body_part=("body_part", _first),
-        study_date=("study_date", _first), accession_key=("accession_key", _first),
-        description=("study_description", _first), n_series=("series_key", "nunique"),
-        n_instances=("instance_key", "size")).reset_index()
-    return (studies[STUDIES_SCHEMA.names], series[SERIES_SCHEMA.names], inst[INSTANCES_SCHEMA.names])
+def merge_rollups(parts: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``studies`` and ``series`` tables from the tasks' roll-ups: the first non-null value in
+    (study, series, instance number, instance key) order, as one pass over every row gives."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=STUDIES_SCHEMA.names), pd.DataFrame(columns=SERIES_SCHEMA.names)
+    roll = pd.concat(parts, ignore_index=True).sort_values(["study_key", "series_key"], kind="stable")
+    series = roll.groupby("series_key", sort=True).agg(study_key=("study_key", "first"),
+                                                       n_instances=("n_instances", "sum")).reset_index()
+    studies = roll.groupby("study_key", sort=True).agg(
+        patient_key=("patient_key", "first"), n_series=("series_key", "nunique"),
+        n_instances=("n_instances", "sum")).reset_index()
+    for col in SERIES_VALUES:
+        first = (roll[roll[col].notna()].sort_values(["study_key", f"{col}__n", f"{col}__k"], na_position="last",
+                                                     kind="stable")
+                 .drop_duplicates("series_key")[["series_key", col]])
+        series = series.merge(first, on="series_key", how="left")
+    for col in STUDY_VALUES:
+        first = (roll[roll[col].notna()].sort_values(["series_key", f"{col}__n", f"{col}__k"], na_position="last",
+                                                     kind="stable")
+                 .drop_duplicates("study_key")[["study_key", col]])
+        studies = studies.merge(first, on="study_key", how="left")
+    series = series.rename(columns={"series_description": "description"})
+    studies = studies.rename(columns={"study_description": "description"})
+    return studies[STUDIES_SCHEMA.names], series[SERIES_SCHEMA.names]
 
 
 def _read_reports_extract(path: str | os.PathLike, keep_columns=()) -> tuple[pd.DataFrame, list[dict], int]:
@@ -200,10 +269,12 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
     phi = out / "phi"
     reports_df: pd.DataFrame | None = None
     read_quarantine: list[dict] = []
-    files: list[tuple[str, str]] = []
+    files_in = 0
+    tasks: list[tuple[str, int, int]] = []
     if reports_file is None and (phi / "instances.parquet").exists():
-        inst = read_table(phi / "instances.parquet", columns=["path", "relpath"])
-        files = list(zip(inst["path"], inst["relpath"]))
+        workers = len(client.scheduler_info()["workers"]) if client is not None else 1
+        tasks = plan_tasks(phi / "instances.parquet", config.batch_size, workers)
+        files_in = table_rows(phi / "instances.parquet")
         if (phi / "reports.parquet").exists() and include_reports:
             reports_df = read_table(phi / "reports.parquet")
     elif reports_file is not None:
@@ -213,25 +284,28 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
     else:
         reports_df = read_table(phi / "reports.parquet")
 
-    workers = len(getattr(client, "scheduler_info", lambda: {"workers": {0: 0}})()["workers"]) if client else 1
-    batches = _batches(files, config.batch_size, workers)
-    results = _run_batches(batches, str(curated), keyer, config, client)
-
-    rows = [r["instance"] for r in results if "instance" in r]
-    quarantine = [r["quarantine"] for r in results if "quarantine" in r]
-    audit = [a for r in results for a in r.get("audit", ())]
-    studies, series, instances = curated_tables(rows)
-    if files:
+    dicom_input = reports_file is None and (phi / "instances.parquet").exists()
+    names = {"instances": curated / "instances.parquet", "deid_audit": curated / "deid_audit.parquet"}
+    if config.crosswalk:
+        names["crosswalk"] = phi / "crosswalk.parquet"
+    folders = {name: staging_folder(path) for name, path in names.items()} if dicom_input else {}
+    try:
+        done = run_tasks(deid_part, range(len(tasks)), tasks, client=client, name="deid: batch",
+                         out_root=str(curated), folders={k: str(v) for k, v in folders.items()},
+                         keyer=keyer, config=config)
+        schemas = {"instances": INSTANCES_SCHEMA, "deid_audit": AUDIT_SCHEMA, "crosswalk": CROSSWALK_SCHEMA}
+        for name, folder in folders.items():
+            commit_table(folder, names[name], schemas[name])
+    except BaseException:
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    quarantine = [q for d in done for q in d["quarantine"]]
+    studies, series = merge_rollups([d["rollup"] for d in done])
+    n_instances = sum(d["instances"] for d in done)
+    if dicom_input:
         write_table(studies, curated / "studies.parquet", STUDIES_SCHEMA)
         write_table(series, curated / "series.parquet", SERIES_SCHEMA)
-        write_table(instances, curated / "instances.parquet", INSTANCES_SCHEMA)
-        audit_df = pd.DataFrame(audit, columns=AUDIT_SCHEMA.names)
-        for c in ("x0", "y0", "x1", "y1"):
-            audit_df[c] = audit_df[c].astype("Int32")
-        write_table(audit_df, curated / "deid_audit.parquet", AUDIT_SCHEMA)
-    if config.crosswalk and files:
-        write_table(pd.DataFrame([r["crosswalk"] for r in results if "crosswalk" in r],
-                                 columns=CROSSWALK_SCHEMA.names), phi / "crosswalk.parquet", CROSSWALK_SCHEMA)
 
     reports_in = reports_out = 0
     report_quarantine: list[dict] = []
@@ -243,7 +317,7 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
         from .text_scrub import ScrubConfig
 
         cleaned, report_quarantine = deidentify_reports(
-            reports_df, keyer, header_phi=_header_phi(results) or None, keep_columns=config.keep_columns,
+            reports_df, keyer, header_phi=_header_phi([d["known"] for d in done]) or None, keep_columns=config.keep_columns,
             config=ReportDeidConfig(scrub=ScrubConfig(style=config.surrogates)))
         reports_out = len(cleaned)
         report_quarantine = list(read_quarantine) + list(report_quarantine)
@@ -256,15 +330,15 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
 
     seconds = time.perf_counter() - started
     return DeidSummary(
-        files_in=len(files), instances=len(rows), files_quarantined=len(quarantine),
+        files_in=files_in, instances=n_instances, files_quarantined=len(quarantine),
         studies=len(studies), series=len(series),
         patients=int(studies["patient_key"].nunique()) if len(studies) else 0,
-        files_with_text=sum(1 for r in rows if r["text_regions_blanked"]),
-        text_regions_blanked=sum(r["text_regions_blanked"] for r in rows),
+        files_with_text=sum(d["files_with_text"] for d in done),
+        text_regions_blanked=sum(d["text_regions_blanked"] for d in done),
         reports_in=reports_in, reports=reports_out, reports_quarantined=len(report_quarantine),
         annotations_in=annotations_in, annotations=annotations_out, annotations_quarantined=len(ann_quarantine),
         quarantine_by_reason=dict(sorted(Counter(
             q["reason"] for q in quarantine + list(report_quarantine) + ann_quarantine).items())),
-        batches=len(batches), seconds=round(seconds, 3),
-        files_per_second=round(len(files) / seconds, 2) if files and seconds > 0 else 0.0,
+        batches=len(tasks), seconds=round(seconds, 3),
+        files_per_second=round(files_in / seconds, 2) if files_in and seconds > 0 else 0.0,
     )

@@ -40,7 +40,7 @@ def images_command(args: argparse.Namespace) -> int:
     from .stage import run_images
 
     curated = Path(args.curated)
-    if not (curated / "instances.parquet").is_file():
+    if not (curated / "instances.parquet").exists():
         print(f"error: {curated}/instances.parquet not found: give the curated folder deid wrote",
               file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ one row per frame (``native``) and, for radiographs, one more per frame resized 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -24,7 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from radcurate.tables import append_quarantine, read_table
+from radcurate.cluster import run_tasks
+from radcurate.tables import append_quarantine, commit_table, described, read_table, staging_folder
 from radcurate.training.data import IMAGE_FIELDS, encode_pixels, images_schema
 
 from .config import ImagesConfig
@@ -32,6 +34,8 @@ from .config import ImagesConfig
 STAGE = "images"
 DICTIONARY_COLUMNS = [f.name for f in IMAGE_FIELDS if f.type == pa.string()]
 MB = 1 << 20
+PLAN_COLUMNS = ["path", "instance_key", "series_key", "study_key", "patient_key", "slice_position",
+                "instance_number", "slice_thickness", "number_of_frames", "rows", "columns"]
 
 
 @dataclass
@@ -82,6 +86,12 @@ def plan_tasks(instances: pd.DataFrame, config: ImagesConfig, workers: int = 1) 
     return tasks
 
 
+@functools.lru_cache(maxsize=64)
+def _schema(nbytes: int) -> pa.Schema:
+    """The images schema for pixels of ``nbytes``, every column described."""
+    return described(images_schema(nbytes), "curated/images")
+
+
 class _PartWriter:
     """Part files of one task: a Parquet writer per pixel size, rotated at ``part_mb``."""
 
@@ -110,7 +120,7 @@ class _PartWriter:
         comp = str(self.config.compression).lower()
         level = self.config.compression_level if comp in ("zstd", "gzip", "brotli") else None
         # no dictionary for pixels: images never repeat, and trying costs writes 3x, reads 1.4x
-        writer = pq.ParquetWriter(tmp, images_schema(n), compression=comp, compression_level=level,
+        writer = pq.ParquetWriter(tmp, _schema(n), compression=comp, compression_level=level,
                                   use_dictionary=DICTIONARY_COLUMNS)
         return [writer, tmp, final, 0, []]
 
@@ -118,7 +128,7 @@ class _PartWriter:
         slot = self.open[n]
         rows = slot[4]
         if rows:
-            table = pa.Table.from_pylist(rows, schema=images_schema(n))
+            table = pa.Table.from_pylist(rows, schema=_schema(n))
             slot[0].write_table(table, row_group_size=len(rows))
             slot[3] += n * len(rows)
             slot[4] = []
@@ -128,7 +138,8 @@ class _PartWriter:
     def _close(self, n: int) -> None:
         writer, tmp, final, nbytes, rows = self.open.pop(n)
         if rows:
-            writer.write_table(pa.Table.from_pylist(rows, schema=images_schema(n)), row_group_size=len(rows))
+            writer.write_table(pa.Table.from_pylist(rows, schema=_schema(n)),
+                               row_group_size=len(rows))
         writer.close()
         os.replace(tmp, final)
         self.files.append(final.name)
@@ -167,11 +178,13 @@ def _nan_none(v):
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
-def images_task(task: int, items: list[dict], curated_dir: str, config: ImagesConfig) -> dict:
-    """Decode ``items`` (instance records) and write their part files; top-level for Dask."""
+def images_task(task: int, items: list[dict], curated_dir: str, config: ImagesConfig,
+                folder: str | None = None) -> dict:
+    """Decode ``items`` (instance records) and write their part files into ``folder`` (default
+    ``curated_dir/images``); top-level for Dask."""
     from .decode import decode_file, resize_padded
 
-    folder = Path(curated_dir) / "images"
+    folder = Path(folder) if folder else Path(curated_dir) / "images"
     folder.mkdir(parents=True, exist_ok=True)
     writer = _PartWriter(folder, task, config)
     quarantine: list[dict] = []
@@ -218,7 +231,8 @@ def run_images(
 ) -> ImagesSummary:
     """Write ``curated_dir/images/`` from ``curated_dir/instances.parquet`` and the files it lists.
 
-    The folder is replaced (a rerun never mixes part files of two runs); quarantine rows go to
+    Tasks write into a staging folder that replaces ``images/`` in one swap when all are done (a
+    rerun never mixes part files of two runs, a reader never sees half a table); quarantine rows go to
     ``quarantine_path`` (default ``curated_dir/../quarantine.parquet``), replacing this stage's.
     """
     started = time.perf_counter()
@@ -226,19 +240,17 @@ def run_images(
     inst_path = curated / "instances.parquet"
     if not inst_path.exists():
         raise FileNotFoundError(f"{inst_path} not found: run deid first")
-    instances = read_table(inst_path)
-    folder = curated / "images"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    instances = read_table(inst_path, columns=PLAN_COLUMNS)  # keys and geometry only: ~300 bytes per image
     workers = len(client.scheduler_info().get("workers", {})) if client is not None else 1
     tasks = plan_tasks(instances, config, workers)
-    if client is None:
-        results = [images_task(i, t, str(curated), config) for i, t in enumerate(tasks)]
-    else:
-        futures = client.map(images_task, list(range(len(tasks))), tasks, curated_dir=str(curated),
-                             config=config, pure=False)
-        results = client.gather(futures)
+    folder = staging_folder(curated / "images")
+    try:
+        results = run_tasks(images_task, range(len(tasks)), tasks, client=client, curated_dir=str(curated),
+                            config=config, folder=str(folder))
+        commit_table(folder, curated / "images")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     quarantine = sorted((q for r in results for q in r["quarantine"]), key=lambda q: q["source"])
     append_quarantine(Path(quarantine_path) if quarantine_path else curated.parent / "quarantine.parquet",
                       STAGE, quarantine)

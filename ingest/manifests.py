@@ -70,7 +70,7 @@ def drop_duplicate_instances(candidates: pa.Table) -> tuple[pa.Table, list[dict[
         )
         keep.append(False)
     kept = candidates.filter(pa.array(keep, type=pa.bool_()))
-    return kept.cast(INSTANCE_SCHEMA), quarantine
+    return kept, quarantine
 
 
 def series_table(instances: pa.Table) -> pa.Table:
@@ -100,3 +100,37 @@ def _rollup(instances: pa.Table, key: str, first: list[str], schema: pa.Schema) 
         columns["n_series"] = grouped.column("series_uid_count_distinct")
     table = pa.table({f.name: columns[f.name] for f in schema}).cast(schema)
     return table.sort_by(key)
+
+
+def merge_series(partials: list[pa.Table]) -> pa.Table:
+    """One row per series from per-part roll-ups in path order: first non-null value, summed count."""
+    if not partials:
+        return SERIES_SCHEMA.empty_table()
+    table = pa.concat_tables(partials)
+    aggs = [(c, "first") for c in SERIES_FIRST] + [("n_instances", "sum")]
+    grouped = table.group_by("series_uid", use_threads=False).aggregate(aggs)
+    columns = {"series_uid": grouped.column("series_uid"), "n_instances": grouped.column("n_instances_sum")}
+    columns.update({c: grouped.column(f"{c}_first") for c in SERIES_FIRST})
+    return pa.table({f.name: columns[f.name] for f in SERIES_SCHEMA}).cast(SERIES_SCHEMA).sort_by("series_uid")
+
+
+def merge_studies(partials: list[pa.Table], pairs: list[pa.Table]) -> pa.Table:
+    """One row per study from per-part roll-ups; ``n_series`` counts the distinct
+    ``(study_uid, series_uid)`` ``pairs`` of all parts (a series UID reused by two studies counts in each)."""
+    if not partials:
+        return STUDY_SCHEMA.empty_table()
+    table = pa.concat_tables(partials)
+    aggs = [(c, "first") for c in STUDY_FIRST] + [("n_instances", "sum")]
+    grouped = table.group_by("study_uid", use_threads=False).aggregate(aggs)
+    modalities: dict[str, set] = {}
+    for uid, ms in zip(table.column("study_uid").to_pylist(), table.column("modalities").to_pylist()):
+        modalities.setdefault(uid, set()).update(m for m in (ms or ()) if m)
+    distinct = pa.concat_tables(pairs).group_by(["study_uid", "series_uid"]).aggregate([])
+    per_study = dict(zip(*distinct.group_by("study_uid").aggregate([("series_uid", "count")])
+                         .select(["study_uid", "series_uid_count"]).to_pydict().values()))
+    columns = {"study_uid": grouped.column("study_uid"), "n_instances": grouped.column("n_instances_sum")}
+    columns.update({c: grouped.column(f"{c}_first") for c in STUDY_FIRST})
+    columns["modalities"] = pa.array([sorted(modalities[s]) for s in grouped.column("study_uid").to_pylist()],
+                                     pa.list_(pa.string()))
+    columns["n_series"] = pa.array([per_study.get(s, 0) for s in grouped.column("study_uid").to_pylist()], pa.int64())
+    return pa.table({f.name: columns[f.name] for f in STUDY_SCHEMA}).cast(STUDY_SCHEMA).sort_by("study_uid")

@@ -1,13 +1,16 @@
 """The ingest stage: DICOM tree + RIS extract -> ``OUT/phi/*.parquet`` and quarantine rows.
 
-Headers are read in file batches, serially in-process or as Dask tasks on the given client;
-everything after (duplicates, roll-ups, reports) is cheap table work on the driver.
+Headers are read in file batches, serially in-process or as Dask tasks on the given client, and
+each batch writes its own part of ``phi/instances.parquet`` (see :mod:`.parts`): the driver sees
+quarantine rows, 16 bytes per image for duplicate detection, and per-series roll-ups, never the
+header rows, so its memory does not grow with the export.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -17,14 +20,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from radcurate.tables import append_quarantine, write_table
+import numpy as np
+import pyarrow.parquet as pq
 
-from .annotations import ANNOTATIONS_SCHEMA, split_annotations
+from radcurate.cluster import run_tasks
+from radcurate.tables import (append_quarantine, commit_table, part_name, private_dir, staging_folder,
+                              write_table)
+
+from .annotations import ANNOTATIONS_SCHEMA
 from .config import IngestConfig
-from .headers import ingest_batch
-from .manifests import drop_duplicate_instances, series_table, split_results, study_table
+from .manifests import drop_duplicate_instances, merge_series, merge_studies
+from .parts import finish_part, hash64, read_part
 from .reports import read_reports
-from .schemas import FILE_RESULT_SCHEMA, INSTANCE_SCHEMA, REPORT_SCHEMA
+from .schemas import INSTANCE_SCHEMA, REPORT_SCHEMA, SERIES_SCHEMA, STUDY_SCHEMA
 from .walk import read_dicomdir, scan_tree
 
 STAGE = "ingest"
@@ -80,19 +88,36 @@ def run_ingest(
     if reports_file is not None and not Path(reports_file).is_file():
         raise FileNotFoundError(f"report extract not found: {reports_file}")
     scan = scan_tree(root, exclude=out)
-    relpaths = scan.files
+    relpaths = sorted(scan.files)
     batches = make_batches(root, relpaths, config.batch_size, _worker_count(client))
-    results = _read_batches(batches, client, config.show_progress)
-
-    candidates, quarantine = split_results(results)
-    quarantine = [dict(p) for p in scan.problems] + quarantine
-    instances, duplicates = drop_duplicate_instances(candidates)
-    quarantine += duplicates
-    instances, annotations, unreadable = split_annotations(instances)
-    quarantine += unreadable
-    instances, quarantine, dicomdir_missing = _apply_dicomdirs(root, relpaths, instances, quarantine)
-    series = series_table(instances)
-    studies = study_table(instances)
+    phi = private_dir(out / "phi")
+    instances_dir = staging_folder(phi / "instances.parquet")
+    annotations_dir = staging_folder(phi / "annotations.parquet")
+    scratch = phi / f".ingest-scratch-{uuid.uuid4().hex[:12]}"
+    private_dir(scratch)
+    try:
+        read = run_tasks(read_part, range(len(batches)), batches, [str(scratch)] * len(batches), client=client,
+                         name="ingest: reading headers batch", progress=config.show_progress)
+        quarantine = [dict(p) for p in scan.problems] + [q for r in read for q in r["quarantine"]]
+        drop, duplicates = _duplicates(read, scratch)
+        quarantine += duplicates
+        listed, dicomdir_missing = _dicomdir_listings(root, relpaths, quarantine)
+        n = len(batches)
+        done = run_tasks(finish_part, range(n), [str(scratch)] * n, [drop] * n, [listed] * n,
+                         [str(instances_dir)] * n, [str(annotations_dir)] * n, client=client)
+        commit_table(instances_dir, phi / "instances.parquet", INSTANCE_SCHEMA)
+        commit_table(annotations_dir, phi / "annotations.parquet", ANNOTATIONS_SCHEMA)
+    except BaseException:
+        for folder in (instances_dir, annotations_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    quarantine += [q for d in done for q in d["quarantine"]]
+    series = merge_series([d["series"] for d in done])
+    studies = merge_studies([d["studies"] for d in done], [d["pairs"] for d in done])
+    n_instances = sum(d["instances"] for d in done)
+    n_annotations = sum(d["annotations"] for d in done)
     files_quarantined = len(quarantine)
 
     link = {}
@@ -102,22 +127,19 @@ def run_ingest(
     reports_in = 0
     report_rows: list[dict[str, Any]] = []
     if reports_file is not None:
-        read = read_reports(reports_file, link, config)
-        reports_in, report_rows = read.n_in, read.rows
-        quarantine += read.quarantine
+        read_rep = read_reports(reports_file, link, config)
+        reports_in, report_rows = read_rep.n_in, read_rep.rows
+        quarantine += read_rep.quarantine
 
-    phi = out / "phi"
-    write_table(instances, phi / "instances.parquet", INSTANCE_SCHEMA)
-    write_table(series, phi / "series.parquet")
-    write_table(studies, phi / "studies.parquet")
+    write_table(series, phi / "series.parquet", SERIES_SCHEMA)
+    write_table(studies, phi / "studies.parquet", STUDY_SCHEMA)
     write_table(pa.Table.from_pylist(report_rows, schema=REPORT_SCHEMA), phi / "reports.parquet")
-    write_table(annotations, phi / "annotations.parquet", ANNOTATIONS_SCHEMA)
     append_quarantine(out / "quarantine.parquet", STAGE, quarantine)
 
     return IngestSummary(
         files_found=len(relpaths) + len(scan.problems),
-        instances=instances.num_rows,
-        annotations=annotations.num_rows,
+        instances=n_instances,
+        annotations=n_annotations,
         files_quarantined=files_quarantined,
         series=series.num_rows,
         studies=studies.num_rows,
@@ -153,36 +175,38 @@ def _worker_count(client: Any) -> int:
         return 1
 
 
-def _read_batches(batches: list, client: Any, show_progress: bool) -> pa.Table:
-    if not batches:
-        return FILE_RESULT_SCHEMA.empty_table()
-    if client is None:
-        if show_progress:
-            from tqdm.auto import tqdm
+def _duplicates(read: list[dict[str, Any]], scratch: Path) -> tuple[frozenset[str], list[dict[str, Any]]]:
+    """Relpaths of files whose SOP Instance UID an earlier file (by path) already has, and their
+    quarantine rows. Hashes find the candidates (16 bytes per image here); the few rows they
+    point at are read back and compared on the real UID."""
+    if not read:
+        return frozenset(), []
+    hashes = np.concatenate([r["uid_hash"] for r in read])
+    parts = np.concatenate([np.full(len(r["uid_hash"]), i, np.int32) for i, r in enumerate(read)])
+    rows = np.concatenate([np.arange(len(r["uid_hash"]), dtype=np.int32) for r in read])
+    order = np.argsort(hashes, kind="stable")
+    same = hashes[order][1:] == hashes[order][:-1]
+    involved = np.zeros(len(hashes), bool)
+    involved[order[1:][same]] = True
+    involved[order[:-1][same]] = True
+    if not involved.any():
+        return frozenset(), []
+    picked = []
+    for part in np.unique(parts[involved]):
+        table = pq.read_table(scratch / part_name(int(part)), columns=["relpath", "sop_instance_uid", "sha256"])
+        picked.append(table.take(pa.array(rows[involved & (parts == part)])))
+    candidates = pa.concat_tables(picked).sort_by("relpath")
+    kept, duplicates = drop_duplicate_instances(candidates)
+    return frozenset(q["source"] for q in duplicates), duplicates
 
-            batches = tqdm(batches, desc="ingest: reading headers", unit="batch")
-        tables = [ingest_batch(b) for b in batches]
-    else:
-        # Keys unique per run: a key reused while an earlier run's result is still held would
-        # hand back that stale result.
-        run = uuid.uuid4().hex[:8]
-        keys = [f"ingest-batch-{run}-{i}" for i in range(len(batches))]
-        futures = client.map(ingest_batch, batches, key=keys, pure=False)
-        if show_progress:
-            from distributed import progress
 
-            progress(futures)
-        tables = client.gather(futures)
-    return pa.concat_tables(tables)
-
-
-def _apply_dicomdirs(
-    root: Path, relpaths: list[str], instances: pa.Table, quarantine: list[dict[str, Any]]
-) -> tuple[pa.Table, list[dict[str, Any]], int]:
-    """Mark instances a DICOMDIR lists and describe each DICOMDIR's quarantine row."""
+def _dicomdir_listings(root: Path, relpaths: list[str], quarantine: list[dict[str, Any]]
+                       ) -> tuple[np.ndarray | None, int]:
+    """Hashes of the relpaths the tree's DICOMDIRs list (None: no DICOMDIR), entries missing on
+    disk; each DICOMDIR's quarantine row gets its description."""
     dicomdirs = [q for q in quarantine if q["reason"] == "dicomdir"]
     if not dicomdirs:
-        return instances, quarantine, 0
+        return None, 0
     on_disk = set(relpaths)
     listed: set[str] = set()
     missing_total = 0
@@ -195,7 +219,4 @@ def _apply_dicomdirs(
                 f"DICOM media directory (an index, not an instance): lists "
                 f"{len(listing.referenced) + listing.missing} files, {listing.missing} missing on disk"
             )
-    flags = pa.array([r in listed for r in instances.column("relpath").to_pylist()], pa.bool_())
-    index = instances.schema.get_field_index("in_dicomdir")
-    instances = instances.set_column(index, INSTANCE_SCHEMA.field("in_dicomdir"), flags)
-    return instances, quarantine, missing_total
+    return np.unique(hash64(sorted(listed))), missing_total

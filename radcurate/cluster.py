@@ -165,3 +165,30 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, default_workers: i
         "--worker-timeout", type=_seconds_arg, default=DEFAULT_WORKER_TIMEOUT, metavar="S",
         help=f"fail when the cluster has no worker for S seconds (default: {DEFAULT_WORKER_TIMEOUT:g})",
     )
+
+
+def run_tasks(fn: Any, *iterables: Any, client: Any = None, name: str = "task", progress: bool = False,
+              **kwargs: Any) -> list[Any]:
+    """``[fn(*args, **kwargs) for args in zip(*iterables)]``, in order: serially in this process
+    without a client, else as Dask tasks on its workers (which must see the same paths). ``fn``
+    must be a top-level function. Keys are unique per call: a key reused while an earlier run's
+    result is still held would hand back that stale result."""
+    import uuid
+
+    calls = list(zip(*iterables))
+    if client is None:
+        if progress:
+            from tqdm.auto import tqdm
+
+            calls = tqdm(calls, desc=name, unit=name.rsplit(" ", 1)[-1])
+        return [fn(*args, **kwargs) for args in calls]
+    if not calls:
+        return []
+    run = uuid.uuid4().hex[:8]
+    keys = [f"{fn.__name__}-{run}-{i}" for i in range(len(calls))]
+    futures = client.map(fn, *(list(c) for c in zip(*calls)), key=keys, pure=False, **kwargs)
+    if progress:
+        from distributed import progress as show
+
+        show(futures)
+    return client.gather(futures)

@@ -3,12 +3,11 @@
 ``curated/images/`` is read with :mod:`radcurate.training.data` (the table's own codec).
 ``curated/synthetic/<kind>/`` uses the same encoding plus provenance columns (generator,
 parameters JSON, parent keys, seed). Part files hold one pixel size each (a fixed-size binary column
-has one width), zstd-compressed, written atomically. numpy, pandas and pyarrow only.
+has one width), zstd-compressed, committed in one swap. numpy, pandas and pyarrow only.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -18,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from radcurate.tables import atomic_path
+from radcurate.tables import commit_table, staging_folder, table_parts, write_part
 
 KEYS = ["instance_key", "series_key", "study_key", "patient_key"]
 
@@ -61,43 +60,34 @@ def training_patients(curated: Path) -> set[str]:
 
 def write_parts(df: pd.DataFrame, folder: Path, schema: pa.Schema, pixel_columns: Sequence[str],
                 rows_per_part: int = 512) -> list[Path]:
-    """Replace ``folder``'s part files with ``df``: one pixel width per part, zstd, atomic writes."""
+    """Replace table ``folder`` with ``df``: one pixel width per part, zstd, row groups of 64 rows,
+    committed in one swap (:func:`radcurate.tables.commit_table`)."""
     folder = Path(folder)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    written: list[Path] = []
-    if df.empty:
-        empty = pa.schema([f if f.name not in pixel_columns else pa.field(f.name, pa.binary()) for f in schema])
-        path = folder / "part-00000.parquet"
-        _write(empty.empty_table(), path)
-        return [path]
-    widths = df[list(pixel_columns)].map(len).astype(str).agg("-".join, axis=1)
-    part = 0
-    for _, group in df.groupby(widths, sort=True):
-        for start in range(0, len(group), rows_per_part):
-            chunk = group.iloc[start:start + rows_per_part]
-            fields = []
-            for f in schema:
-                if f.name in pixel_columns:
-                    f = pa.field(f.name, pa.binary(len(chunk[f.name].iloc[0])), nullable=False)
-                fields.append(f)
-            table = pa.Table.from_pandas(chunk[[f.name for f in fields]], schema=pa.schema(fields), preserve_index=False)
-            path = folder / f"part-{part:05d}.parquet"
-            _write(table, path)
-            written.append(path)
-            part += 1
-    return written
-
-
-def _write(table: pa.Table, path: Path) -> None:
-    tmp = atomic_path(path)
+    staging = staging_folder(folder)
     try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=64)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        if df.empty:
+            empty = pa.schema([f if f.name not in pixel_columns else pa.field(f.name, pa.binary()) for f in schema])
+            write_part(empty.empty_table(), staging, 0, row_group_rows=64)
+        else:
+            widths = df[list(pixel_columns)].map(len).astype(str).agg("-".join, axis=1)
+            part = 0
+            for _, group in df.groupby(widths, sort=True):
+                for start in range(0, len(group), rows_per_part):
+                    chunk = group.iloc[start:start + rows_per_part]
+                    fields = []
+                    for f in schema:
+                        if f.name in pixel_columns:
+                            f = pa.field(f.name, pa.binary(len(chunk[f.name].iloc[0])), nullable=False)
+                        fields.append(f)
+                    table = pa.Table.from_pandas(chunk[[f.name for f in fields]], schema=pa.schema(fields),
+                                                 preserve_index=False)
+                    write_part(table, staging, part, row_group_rows=64)
+                    part += 1
+        commit_table(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return table_parts(folder)
 
 
 def read_synthetic(curated: Path, kind: str, columns: Sequence[str] | None = None) -> pd.DataFrame:

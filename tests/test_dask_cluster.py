@@ -88,7 +88,7 @@ def test_two_remote_workers_share_the_work_and_produce_the_local_rows(cluster, t
     remote = tmp_path / "remote"
     with Client(cluster) as client, get_task_stream(client) as stream:
         summary = run_ingest(tree, None, remote, client=client)
-    workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("ingest-batch")}
+    workers = {t["worker"] for t in stream.data if str(t["key"]).startswith("read_part")}
     assert len(workers) == 2  # both worker processes read headers
     assert summary.batches >= 8
     for t in TABLES:
@@ -125,6 +125,8 @@ def test_the_whole_pipeline_on_the_cluster_gives_the_in_process_dataset(cluster,
               "recist", "labels"):
         a = pq.read_table(tmp_path / "remote" / "curated" / f"{t}.parquet")
         b = pq.read_table(tmp_path / "local" / "curated" / f"{t}.parquet")
+        if t == "instances":  # one part per task: row order follows the task plan, which has more tasks here
+            a, b = a.sort_by("instance_key"), b.sort_by("instance_key")
         assert a.equals(b), t
     for rel in pq.read_table(tmp_path / "local" / "curated" / "instances.parquet", columns=["path"]).column(0).to_pylist():
         assert (tmp_path / "remote" / "curated" / rel).read_bytes() == (tmp_path / "local" / "curated" / rel).read_bytes()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from radcurate.dags.runner import run_pipeline
@@ -40,10 +41,16 @@ def test_readme_front_matter_opens_every_table_and_explains_the_columns(run_out)
     configs = {c["config_name"]: c for c in front["configs"]}
     assert configs["labels"].get("default") is True
     assert {"labels", "studies", "reports", "measurements", "recist", "topic_terms"} <= set(configs)
-    for name, c in configs.items():  # what datasets.load_dataset(curated, name) reads
-        assert len(pd.read_parquet(out / "curated" / c["data_files"])) >= 0
+    for name, c in configs.items():  # what datasets.load_dataset(curated, name) reads: a glob of parts
+        parts = sorted((out / "curated").glob(c["data_files"]))
+        assert parts and len(pd.concat(pd.read_parquet(p) for p in parts)) >= 0, name
+        table = out / "curated" / f"{name}.parquet"
+        assert pd.read_parquet(table).shape == pd.concat(pd.read_parquet(p) for p in parts).shape  # the folder too
+        for field in pq.read_schema(parts[0]):  # every column explained, in the file and on the card
+            doc = field.metadata[b"description"].decode()
+            assert doc and f"| {field.name} | " in text, (name, field.name)
     assert "| probability | double | label model's probability" in text
-    assert "| value | int8 | label: 1 present, 0 absent, -1 uncertain" in text
+    assert "| value | int8 | label after the finding's uncertainty policy: 1 present, 0 absent, -1 uncertain" in text
     assert "retain_dates" in text and "clean_pixels" in text  # the de-id options used
     assert "## Quarantine" in text and "## Known limits" in text and "## RECIST responses" in text
     for png in ("label_prevalence.png", "label_confidence.png", "sizes.png"):

@@ -3,9 +3,11 @@ the outputs themselves), two runs never share an OUT, and config paths mean what
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from radcurate.dags.cli import main as radcurate
@@ -18,7 +20,8 @@ STAGES = {s.name: s for s in PIPELINE}
 
 
 def toy_stage(ctx):
-    write_table(pd.DataFrame({"x": [1, 2, 3]}), Path(ctx.out_dir) / "toy.parquet")
+    schema = pa.schema([pa.field("x", pa.int64(), metadata={"description": "a number"})])
+    write_table(pd.DataFrame({"x": [1, 2, 3]}), Path(ctx.out_dir) / "toy.parquet", schema)
     return {"rows": 3}
 
 
@@ -29,10 +32,10 @@ def test_a_deleted_or_garbage_output_is_not_trusted_on_rerun(tmp_path):
     quiet = dict(log=lambda line: None)
     assert run_stage(TOY, {}, tmp_path, **quiet).status == "ran"
     assert run_stage(TOY, {}, tmp_path, **quiet).status == "skipped"
-    (tmp_path / "toy.parquet").write_bytes(b"garbage")  # someone replaced the table
+    (tmp_path / "toy.parquet" / "part-00000.parquet").write_bytes(b"garbage")  # someone replaced a part
     assert run_stage(TOY, {}, tmp_path, **quiet).status == "ran"
     assert pd.read_parquet(tmp_path / "toy.parquet").x.tolist() == [1, 2, 3]
-    (tmp_path / "toy.parquet").unlink()
+    shutil.rmtree(tmp_path / "toy.parquet")
     assert run_stage(TOY, {}, tmp_path, **quiet).status == "ran"
 
 

@@ -221,7 +221,7 @@ def test_radcurate_images_command(run, tmp_path, capsys):
     curated = tmp_path / "curated"
     shutil.copytree(out / "curated" / "dicom", curated / "dicom")
     for t in ("instances", "studies", "labels"):
-        shutil.copy(out / "curated" / f"{t}.parquet", curated)
+        shutil.copytree(out / "curated" / f"{t}.parquet", curated / f"{t}.parquet")
     assert main(["images", "--curated", str(curated), "--workers", "0", "--resize", "0",
                  "--fractions", "0.8,0.1"]) == 2
     capsys.readouterr()

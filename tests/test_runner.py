@@ -76,7 +76,7 @@ def same_tables(a: Path, b: Path) -> bool:
 def baseline(export, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("baseline")
     report = run_pipeline(export, out, workers=0, config=MIXED)
-    assert report.ok, [o.message for o in report.outcomes]
+    assert report.ok, "\n".join(o.message for o in report.outcomes)
     return out
 
 

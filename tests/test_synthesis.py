@@ -422,7 +422,7 @@ def test_command_line_writes_an_export(tmp_path, capsys):
     from radcurate.dags.cli import main
 
     assert main(["synth-export", "--out", str(tmp_path / "x"), "--patients", "1", "--seed", "3"]) == 0
-    assert (tmp_path / "x" / "truth" / "studies.parquet").is_file()
+    assert (tmp_path / "x" / "truth" / "studies.parquet" / "part-00000.parquet").is_file()
     assert "1 patients" in capsys.readouterr().out
     assert main(["synth-export", "--out", str(tmp_path / "y"), "--patients", "0"]) == 2
     (tmp_path / "a_file").write_text("not a folder")

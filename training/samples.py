@@ -92,7 +92,7 @@ def check_split_leak(splits: pd.DataFrame) -> None:
 def read_splits(curated: Path) -> dict[str, str]:
     """``patient_key -> split`` from ``curated/splits.parquet``, leak-checked."""
     path = Path(curated) / "splits.parquet"
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path} not found: the images stage writes the patient splits")
     splits = pq.read_table(path, columns=["patient_key", "split"]).to_pandas()
     check_split_leak(splits)
@@ -220,12 +220,12 @@ def label_targets(labels: pd.DataFrame, cfg) -> tuple[pd.DataFrame, pd.DataFrame
 
 def _study_labels(curated: Path, cfg) -> pd.DataFrame:
     path = Path(cfg.labels) if cfg.labels else Path(curated) / "labels.parquet"
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path} not found: run the labeling stage (or pass a labels table)")
     labels = pq.read_table(path).to_pandas()
     if "study_key" not in labels.columns:
         reports = Path(curated) / "reports.parquet"
-        if "report_key" not in labels.columns or not reports.is_file():
+        if "report_key" not in labels.columns or not reports.exists():
             raise DataError(f"{path} has no study_key (nor report_key + curated/reports.parquet)")
         rk = pq.read_table(reports, columns=["report_key", "study_key"]).to_pandas()
         labels = labels.merge(rk, on="report_key", how="inner")
@@ -278,7 +278,7 @@ def segment_data(curated: Path, config: TrainConfig) -> TaskData:
     cfg = config.segment
     splits = read_splits(curated)
     path = Path(curated) / "lesions.parquet"
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path} not found: the lesions stage writes the weak masks")
     lesions = pq.read_table(path, columns=["instance_key", "box_x0", "box_y0", "box_x1", "box_y1",
                                            "mask"]).to_pandas()
