@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import pandas as pd
 import pyarrow as pa
 
-from radcurate.tables import append_quarantine, read_table, write_table
+from radcurate.tables import append_quarantine, read_table, table_schema, write_table
 from radcurate.settings import dataclass_from
 
 # Outputs owned by each stage, relative to OUT (removed before a stage is redone).
@@ -192,6 +192,18 @@ def labels_schema() -> pa.Schema:
     return pa.schema([fields[0], pa.field("study_key", pa.string()), *fields[1:]])
 
 
+MENTION_VOTE_COLUMNS = ("report_key", "vocabulary", "finding", "section", "labelled", "negated", "uncertain",
+                        "historical", "hypothetical", "family")
+
+
+def _voting_columns(path: Path) -> list[str] | None:
+    """What the label model reads of a mined table: of ``mentions`` not the sentences and spans
+    (most of its bytes), of the others everything."""
+    if path.name != "mentions.parquet":
+        return None
+    return [c for c in table_schema(path).names if c in MENTION_VOTE_COLUMNS]
+
+
 def labeling_stage(ctx) -> dict[str, Any]:
     """One label per study and finding: label model over the mined evidence, reviewed labels kept."""
     from radcurate.labeling import build_labels, read_reviewed
@@ -199,7 +211,7 @@ def labeling_stage(ctx) -> dict[str, Any]:
     config = labeling_config(ctx.config)
     curated = Path(ctx.out_dir) / "curated"
     reports = read_table(curated / "reports.parquet", columns=["report_key", "study_key", "text"])
-    mined = {name: read_table(curated / f"{name}.parquet")
+    mined = {name: read_table(curated / f"{name}.parquet", columns=_voting_columns(curated / f"{name}.parquet"))
              for name in ("rule_labels", "mentions", "measurements", "topics") if (curated / f"{name}.parquet").exists()}
     mined["labels"] = mined.pop("rule_labels")
     mined["reports"] = reports[["report_key", "text"]]

@@ -40,8 +40,8 @@ def deidentifier(keyer: Keyer, config: DeidConfig) -> DicomDeidentifier:
 def _float_list(value: Any) -> list[float] | None:
     if value is None:
         return None
-    try:
-        vals = list(value) if not isinstance(value, (str, bytes)) else [value]
+    try:  # one value (DS 12.5 is a float) or several (MultiValue)
+        vals = [value] if isinstance(value, (str, bytes, int, float)) else list(value)
         return [float(v) for v in vals]
     except (TypeError, ValueError):
         return None

@@ -158,7 +158,9 @@ def deid_part(index: int, task: tuple[str, int, int], out_root: str, folders: di
         write_part(pa.Table.from_pandas(crosswalk, schema=CROSSWALK_SCHEMA, preserve_index=False),
                    folders["crosswalk"], index)
     return {"quarantine": [r["quarantine"] for r in results if "quarantine" in r],
-            "rollup": series_rollup(inst), "known": _header_known(results),
+            # Arrow, not pandas: hundreds of small DataFrames held on the driver cost far more than their rows
+            "rollup": _rollup_table(series_rollup(inst)),
+            "known": _header_known(results),
             "files": len(files), "instances": len(inst),
             "files_with_text": int((inst["text_regions_blanked"] > 0).sum()),
             "text_regions_blanked": int(inst["text_regions_blanked"].sum())}
@@ -211,13 +213,27 @@ def series_rollup(inst: pd.DataFrame) -> pd.DataFrame:
     return base
 
 
-def merge_rollups(parts: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+_VALUE_TYPES = {"series_number": pa.float64(), "study_date": pa.date32()}  # the rest are strings
+ROLLUP_SCHEMA = pa.schema(
+    [("study_key", pa.string()), ("series_key", pa.string()), ("patient_key", pa.string()), ("n_instances", pa.int64())]
+    + [f for col in _VALUES for f in (pa.field(col, _VALUE_TYPES.get(col, pa.string())),
+                                      pa.field(f"{col}__n", pa.float64()), pa.field(f"{col}__k", pa.string()))])
+
+
+def _rollup_table(rollup: pd.DataFrame) -> pa.Table:
+    """A task's roll-up as Arrow of one fixed schema (an all-null column of one task must not
+    take another type than the same column of the next)."""
+    rollup = rollup.astype({f"{c}__n": "float64" for c in _VALUES} | {"series_number": "float64"})
+    return pa.Table.from_pandas(rollup[ROLLUP_SCHEMA.names], schema=ROLLUP_SCHEMA, preserve_index=False)
+
+
+def merge_rollups(parts: list[pa.Table | pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``studies`` and ``series`` tables from the tasks' roll-ups: the first non-null value in
     (study, series, instance number, instance key) order, as one pass over every row gives."""
-    parts = [p for p in parts if len(p)]
+    parts = [p if isinstance(p, pa.Table) else _rollup_table(p) for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=STUDIES_SCHEMA.names), pd.DataFrame(columns=SERIES_SCHEMA.names)
-    roll = pd.concat(parts, ignore_index=True).sort_values(["study_key", "series_key"], kind="stable")
+    roll = pa.concat_tables(parts).to_pandas().sort_values(["study_key", "series_key"], kind="stable")
     series = roll.groupby("series_key", sort=True).agg(study_key=("study_key", "first"),
                                                        n_instances=("n_instances", "sum")).reset_index()
     studies = roll.groupby("study_key", sort=True).agg(

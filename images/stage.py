@@ -56,10 +56,11 @@ class ImagesSummary:
         return asdict(self)
 
 
-def plan_tasks(instances: pd.DataFrame, config: ImagesConfig, workers: int = 1) -> list[list[dict]]:
+def plan_tasks(instances: pd.DataFrame, config: ImagesConfig, workers: int = 1) -> list[pa.Table]:
     """Instances in series order (slice position, then instance number), with ``slice_index``,
     cut into tasks of about ``config.task_mb`` of estimated pixels, and into at least two tasks per
-    worker when there is that much work."""
+    worker when there is that much work. Each task is a small Arrow table of instance records
+    (compact while the scheduler holds it: ~150 bytes per image, not a dict per image)."""
     if instances.empty:
         return []
     inst = instances.copy()
@@ -70,20 +71,18 @@ def plan_tasks(instances: pd.DataFrame, config: ImagesConfig, workers: int = 1) 
     inst["slice_index"] = first.astype(int)
     est = (inst["rows"].fillna(512) * inst["columns"].fillna(512) * inst["number_of_frames"] * 2).astype(float)
     limit = min(float(config.task_mb) * MB, max(float(est.sum()) / (2 * max(1, workers)), 1.0))
-    tasks: list[list[dict]] = []
-    current: list[dict] = []
-    size = 0.0
     keep = ["path", "instance_key", "series_key", "study_key", "patient_key", "slice_position", "slice_index",
             "slice_thickness", "number_of_frames"]
-    for rec, b in zip(inst[keep].to_dict("records"), est):
-        if current and size + b > limit:
-            tasks.append(current)
-            current, size = [], 0.0
-        current.append(rec)
+    table = pa.Table.from_pandas(inst[keep], preserve_index=False)
+    starts = [0]
+    size = 0.0
+    for i, b in enumerate(est.to_numpy()):
+        if i > starts[-1] and size + b > limit:
+            starts.append(i)
+            size = 0.0
         size += b
-    if current:
-        tasks.append(current)
-    return tasks
+    ends = starts[1:] + [len(inst)]
+    return [table.slice(a, e - a).combine_chunks() for a, e in zip(starts, ends)]
 
 
 @functools.lru_cache(maxsize=64)
@@ -178,12 +177,13 @@ def _nan_none(v):
     return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
-def images_task(task: int, items: list[dict], curated_dir: str, config: ImagesConfig,
+def images_task(task: int, items: pa.Table | list[dict], curated_dir: str, config: ImagesConfig,
                 folder: str | None = None) -> dict:
-    """Decode ``items`` (instance records) and write their part files into ``folder`` (default
-    ``curated_dir/images``); top-level for Dask."""
+    """Decode ``items`` (instance records, a table from :func:`plan_tasks`) and write their part
+    files into ``folder`` (default ``curated_dir/images``); top-level for Dask."""
     from .decode import decode_file, resize_padded
 
+    items = items.to_pylist() if isinstance(items, pa.Table) else items
     folder = Path(folder) if folder else Path(curated_dir) / "images"
     folder.mkdir(parents=True, exist_ok=True)
     writer = _PartWriter(folder, task, config)
@@ -243,6 +243,8 @@ def run_images(
     instances = read_table(inst_path, columns=PLAN_COLUMNS)  # keys and geometry only: ~300 bytes per image
     workers = len(client.scheduler_info().get("workers", {})) if client is not None else 1
     tasks = plan_tasks(instances, config, workers)
+    instances_in = len(instances)
+    del instances  # the tasks' compact tables are all the driver keeps
     folder = staging_folder(curated / "images")
     try:
         results = run_tasks(images_task, range(len(tasks)), tasks, client=client, curated_dir=str(curated),
@@ -255,7 +257,7 @@ def run_images(
     append_quarantine(Path(quarantine_path) if quarantine_path else curated.parent / "quarantine.parquet",
                       STAGE, quarantine)
     return ImagesSummary(
-        instances_in=len(instances),
+        instances_in=instances_in,
         instances=sum(r["instances"] for r in results),
         quarantined=len(quarantine),
         rows=sum(r["frames"] + r["resized"] for r in results),

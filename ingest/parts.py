@@ -63,6 +63,8 @@ def finish_part(index: int, scratch: str, drop: frozenset[str], listed: np.ndarr
     if annotations.num_rows:
         write_part(annotations, annotations_dir, index)
     pairs = instances.group_by(["study_uid", "series_uid"]).aggregate([])  # which series each study holds
-    return {"series": series_table(instances), "studies": study_table(instances), "pairs": pairs,
+    # plain columns, not Arrow tables: buffers unpickled from a worker are unaligned, which Acero warns about
+    return {"series": series_table(instances).to_pydict(), "studies": study_table(instances).to_pydict(),
+            "pairs": pairs.to_pydict(),
             "quarantine": unreadable,
             "instances": instances.num_rows, "annotations": annotations.num_rows}

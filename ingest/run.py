@@ -36,6 +36,7 @@ from .schemas import INSTANCE_SCHEMA, REPORT_SCHEMA, SERIES_SCHEMA, STUDY_SCHEMA
 from .walk import read_dicomdir, scan_tree
 
 STAGE = "ingest"
+PAIRS = pa.schema([("study_uid", pa.string()), ("series_uid", pa.string())])
 OUTPUTS = (
     "phi/instances.parquet",
     "phi/series.parquet",
@@ -114,8 +115,9 @@ def run_ingest(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     quarantine += [q for d in done for q in d["quarantine"]]
-    series = merge_series([d["series"] for d in done])
-    studies = merge_studies([d["studies"] for d in done], [d["pairs"] for d in done])
+    series = merge_series([pa.table(d["series"], schema=SERIES_SCHEMA) for d in done])
+    studies = merge_studies([pa.table(d["studies"], schema=STUDY_SCHEMA) for d in done],
+                            [pa.table(d["pairs"], schema=PAIRS) for d in done])
     n_instances = sum(d["instances"] for d in done)
     n_annotations = sum(d["annotations"] for d in done)
     files_quarantined = len(quarantine)
@@ -207,11 +209,11 @@ def _dicomdir_listings(root: Path, relpaths: list[str], quarantine: list[dict[st
     dicomdirs = [q for q in quarantine if q["reason"] == "dicomdir"]
     if not dicomdirs:
         return None, 0
-    on_disk = set(relpaths)
+    by_lower = {p.lower(): p for p in relpaths}  # once: a CD-import-heavy export has hundreds of DICOMDIRs
     listed: set[str] = set()
     missing_total = 0
     for q in dicomdirs:
-        listing = read_dicomdir(root, q["source"], on_disk)
+        listing = read_dicomdir(root, q["source"], by_lower)
         listed |= listing.referenced
         missing_total += listing.missing
         if listing.readable:

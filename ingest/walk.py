@@ -12,6 +12,7 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import pydicom
 
@@ -106,14 +107,14 @@ class DicomdirListing:
     readable: bool
 
 
-def read_dicomdir(root: str | os.PathLike, relpath: str, on_disk: set[str]) -> DicomdirListing:
-    """Resolve the Referenced File IDs of one DICOMDIR against the files found on disk.
+def read_dicomdir(root: str | os.PathLike, relpath: str, by_lower: Mapping[str, str]) -> DicomdirListing:
+    """Resolve the Referenced File IDs of one DICOMDIR against the files found on disk
+    (``by_lower``: lower-cased relpath -> relpath, built once for all of a tree's DICOMDIRs).
 
     File IDs are matched case-insensitively: media file systems (ISO 9660) store upper case names
     that a copied tree may not keep.
     """
     base = Path(relpath).parent
-    by_lower = {p.lower(): p for p in on_disk}
     referenced: set[str] = set()
     missing = 0
     try:

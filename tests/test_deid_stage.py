@@ -100,6 +100,10 @@ def test_study_intervals_and_links_between_images_and_reports_survive(deid_out, 
     assert set(series.study_key) == set(studies.study_key)
     assert set(instances.series_key) == set(series.series_key)
     assert instances.rows.notna().all() and instances.pixel_spacing.notna().all()
+    ct = instances[instances.modality == "CT"]  # single-valued DS geometry is kept as a number
+    assert len(ct) and ct.slice_thickness.notna().all() and (ct.slice_thickness > 0).all()
+    first = pydicom.dcmread(out / "curated" / ct.path.iloc[0], stop_before_pixels=True)
+    assert ct.slice_thickness.iloc[0] == float(first.SliceThickness)
 
 
 def test_pipeline_mode_reads_ingest_manifests_and_reruns_idempotently(synth_export, tmp_path):

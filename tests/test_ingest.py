@@ -253,7 +253,7 @@ def test_odd_file_names_and_unreadable_files_do_not_stop_the_run(two_studies, tm
     os.symlink(tree / "gone", tree / "dangling_link")
     (tree / "patient0").joinpath(os.fsdecode(b"caf\xe9.dcm")).write_bytes(b"not dicom")
     report = run_pipeline({"dicom": tree}, tmp_path / "out", workers=0, log=lambda line: None)
-    assert report.ok  # the suite's own count of files on disk reconciles too
+    assert report.ok, [o.message for o in report.outcomes]  # the suite's own count of files on disk reconciles too
     summary = report.outcomes[0].result
     quarantine = read_table(tmp_path / "out/quarantine.parquet")
     assert summary["instances"] == 2 and summary["files_quarantined"] == 2
