@@ -102,11 +102,18 @@ def _rollup(instances: pa.Table, key: str, first: list[str], schema: pa.Schema) 
     return table.sort_by(key)
 
 
+def _gathered(tables: list[pa.Table]) -> pa.Table:
+    """Tables sent back by Dask workers as one table with freshly allocated buffers: unpickled
+    buffers can be unaligned, which Acero (``group_by``) warns about on stderr."""
+    table = pa.concat_tables(tables)
+    return table.take(pa.array(range(table.num_rows), pa.int64()))
+
+
 def merge_series(partials: list[pa.Table]) -> pa.Table:
     """One row per series from per-part roll-ups in path order: first non-null value, summed count."""
     if not partials:
         return SERIES_SCHEMA.empty_table()
-    table = pa.concat_tables(partials)
+    table = _gathered(partials)
     aggs = [(c, "first") for c in SERIES_FIRST] + [("n_instances", "sum")]
     grouped = table.group_by("series_uid", use_threads=False).aggregate(aggs)
     columns = {"series_uid": grouped.column("series_uid"), "n_instances": grouped.column("n_instances_sum")}
@@ -119,13 +126,13 @@ def merge_studies(partials: list[pa.Table], pairs: list[pa.Table]) -> pa.Table:
     ``(study_uid, series_uid)`` ``pairs`` of all parts (a series UID reused by two studies counts in each)."""
     if not partials:
         return STUDY_SCHEMA.empty_table()
-    table = pa.concat_tables(partials)
+    table = _gathered(partials)
     aggs = [(c, "first") for c in STUDY_FIRST] + [("n_instances", "sum")]
     grouped = table.group_by("study_uid", use_threads=False).aggregate(aggs)
     modalities: dict[str, set] = {}
     for uid, ms in zip(table.column("study_uid").to_pylist(), table.column("modalities").to_pylist()):
         modalities.setdefault(uid, set()).update(m for m in (ms or ()) if m)
-    distinct = pa.concat_tables(pairs).group_by(["study_uid", "series_uid"]).aggregate([])
+    distinct = _gathered(pairs).group_by(["study_uid", "series_uid"]).aggregate([])
     per_study = dict(zip(*distinct.group_by("study_uid").aggregate([("series_uid", "count")])
                          .select(["study_uid", "series_uid_count"]).to_pydict().values()))
     columns = {"study_uid": grouped.column("study_uid"), "n_instances": grouped.column("n_instances_sum")}

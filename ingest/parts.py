@@ -12,6 +12,7 @@ roll-ups of its rows (one row per series, never per image).
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,9 +36,10 @@ def hash64(values: Sequence[str | None]) -> np.ndarray:
                     dtype=np.uint64)
 
 
-def read_part(index: int, files: Sequence[tuple[str, str]], scratch: str) -> dict[str, Any]:
-    """Read one batch's headers into ``scratch/part-<index>``; return its quarantine rows and UID hashes."""
-    good, quarantine = split_results(ingest_batch(files))  # sorted by relpath
+def read_part(index: int, relpaths: Sequence[str], root: str, scratch: str) -> dict[str, Any]:
+    """Read one batch's headers (files ``root/relpath``) into ``scratch/part-<index>``; return its
+    quarantine rows and UID hashes."""
+    good, quarantine = split_results(ingest_batch([(os.path.join(root, r), r) for r in relpaths]))  # by relpath
     good = good.cast(INSTANCE_SCHEMA)
     write_part(good, scratch, index, name="phi/instances")
     return {"quarantine": quarantine, "uid_hash": hash64(good.column("sop_instance_uid").to_pylist())}
@@ -63,8 +65,6 @@ def finish_part(index: int, scratch: str, drop: frozenset[str], listed: np.ndarr
     if annotations.num_rows:
         write_part(annotations, annotations_dir, index)
     pairs = instances.group_by(["study_uid", "series_uid"]).aggregate([])  # which series each study holds
-    # plain columns, not Arrow tables: buffers unpickled from a worker are unaligned, which Acero warns about
-    return {"series": series_table(instances).to_pydict(), "studies": study_table(instances).to_pydict(),
-            "pairs": pairs.to_pydict(),
+    return {"series": series_table(instances), "studies": study_table(instances), "pairs": pairs,
             "quarantine": unreadable,
             "instances": instances.num_rows, "annotations": annotations.num_rows}

@@ -90,15 +90,15 @@ def run_ingest(
         raise FileNotFoundError(f"report extract not found: {reports_file}")
     scan = scan_tree(root, exclude=out)
     relpaths = sorted(scan.files)
-    batches = make_batches(root, relpaths, config.batch_size, _worker_count(client))
+    batches = make_batches(relpaths, config.batch_size, _worker_count(client))
     phi = private_dir(out / "phi")
     instances_dir = staging_folder(phi / "instances.parquet")
     annotations_dir = staging_folder(phi / "annotations.parquet")
     scratch = phi / f".ingest-scratch-{uuid.uuid4().hex[:12]}"
     private_dir(scratch)
     try:
-        read = run_tasks(read_part, range(len(batches)), batches, [str(scratch)] * len(batches), client=client,
-                         name="ingest: reading headers batch", progress=config.show_progress)
+        read = run_tasks(read_part, range(len(batches)), batches, client=client, root=str(root),
+                         scratch=str(scratch), name="ingest: reading headers batch", progress=config.show_progress)
         quarantine = [dict(p) for p in scan.problems] + [q for r in read for q in r["quarantine"]]
         drop, duplicates = _duplicates(read, scratch)
         quarantine += duplicates
@@ -115,9 +115,8 @@ def run_ingest(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     quarantine += [q for d in done for q in d["quarantine"]]
-    series = merge_series([pa.table(d["series"], schema=SERIES_SCHEMA) for d in done])
-    studies = merge_studies([pa.table(d["studies"], schema=STUDY_SCHEMA) for d in done],
-                            [pa.table(d["pairs"], schema=PAIRS) for d in done])
+    series = merge_series([d["series"] for d in done])
+    studies = merge_studies([d["studies"] for d in done], [d["pairs"].cast(PAIRS) for d in done])
     n_instances = sum(d["instances"] for d in done)
     n_annotations = sum(d["annotations"] for d in done)
     files_quarantined = len(quarantine)
@@ -156,16 +155,13 @@ def run_ingest(
     )
 
 
-def make_batches(
-    root: Path, relpaths: list[str], batch_size: int, workers: int = 1
-) -> list[list[tuple[str, str]]]:
-    """Split files into batches of at most ``batch_size``, at least ~4 per worker when possible."""
+def make_batches(relpaths: list[str], batch_size: int, workers: int = 1) -> list[list[str]]:
+    """Split files (paths relative to the tree) into batches of at most ``batch_size``, at least ~4
+    per worker when possible. Relative paths only: the scheduler holds every batch until it ran."""
     if not relpaths:
         return []
     size = max(1, min(batch_size, math.ceil(len(relpaths) / (4 * max(1, workers)))))
-    base = str(root)
-    pairs = [(os.path.join(base, r), r) for r in relpaths]
-    return [pairs[i : i + size] for i in range(0, len(pairs), size)]
+    return [relpaths[i : i + size] for i in range(0, len(relpaths), size)]
 
 
 def _worker_count(client: Any) -> int:
