@@ -1,4 +1,5 @@
-"""Plain functions over Arrow tables: split file results, drop duplicate instances, roll up.
+"""Plain functions over Arrow tables: split file results, drop duplicate instances, roll up (and merge
+per-part roll-ups).
 
 All are deterministic given the same files: rows are ordered by ``relpath`` first, so "the first
 file" of a duplicated SOP Instance UID is the first by sorted path, whatever the batch order.
@@ -11,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schemas import INSTANCE_SCHEMA, SERIES_SCHEMA, STUDY_SCHEMA
+from .schemas import SERIES_SCHEMA, STUDY_SCHEMA
 
 SERIES_FIRST = [
     "study_uid",

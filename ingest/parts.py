@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from radcurate.tables import write_part
 
-from .annotations import ANNOTATIONS_SCHEMA, split_annotations
+from .annotations import split_annotations
 from .headers import ingest_batch
 from .manifests import series_table, split_results, study_table
 from .schemas import INSTANCE_SCHEMA

@@ -94,8 +94,9 @@ def run_ingest(
     phi = private_dir(out / "phi")
     instances_dir = staging_folder(phi / "instances.parquet")
     annotations_dir = staging_folder(phi / "annotations.parquet")
-    scratch = phi / f".ingest-scratch-{uuid.uuid4().hex[:12]}"
-    private_dir(scratch)
+    for old in phi.glob(".ingest-scratch-*"):  # a killed run's headers (the OUT lock keeps runs apart)
+        shutil.rmtree(old, ignore_errors=True)
+    scratch = private_dir(phi / f".ingest-scratch-{uuid.uuid4().hex[:12]}")
     try:
         read = run_tasks(read_part, range(len(batches)), batches, client=client, root=str(root),
                          scratch=str(scratch), name="ingest: reading headers batch", progress=config.show_progress)
