@@ -164,3 +164,18 @@ def test_what_a_deid_task_hands_the_driver_does_not_grow_with_images(small_batch
     assert len(result["rollup"]) == len(written[["study_key", "series_key"]].drop_duplicates())  # per series, not image
     audit = pq.read_table(tables.table_parts(folders["deid_audit"])[0])
     assert audit.num_rows > 20 * result["instances"]
+
+
+def test_a_killed_ingest_leaves_nothing_the_next_run_keeps(synth_export, tmp_path):
+    """What a run killed mid-ingest leaves (scratch headers, a staging folder) is gone after the next."""
+    out = tmp_path / "out"
+    scratch = out / "phi" / ".ingest-scratch-0123456789ab"
+    staging = out / "phi" / ".instances.parquet.0123456789ab.staging"
+    for folder in (scratch, staging):
+        folder.mkdir(parents=True)
+        (folder / "part-00000.parquet").write_bytes(b"half written")
+    run_ingest(synth_export / "pacs", None, out)
+    assert sorted(p.name for p in (out / "phi").iterdir()) == ["annotations.parquet", "instances.parquet",
+                                                               "reports.parquet", "series.parquet",
+                                                               "studies.parquet"]
+    assert tables.table_rows(out / "phi/instances.parquet") > 0
