@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import pyarrow.parquet as pq
 
-from radcurate.tables import table_rows
+from radcurate.tables import table_rows, table_schema
 
 
 @dataclass(frozen=True)
@@ -152,9 +152,8 @@ def validate(out_dir: str | Path, suites: Sequence[TableSuite], docs_dir: str | 
 
 def _read_columns(path: Path, suite: TableSuite) -> pd.DataFrame:
     """Only the columns the suite looks at (plus its filter column): fast, and no nested cells."""
-    # a folder of part files (curated/images): the first part's schema (parts differ only in pixel width)
-    first = path if not path.is_dir() else min(p for p in path.rglob("*.parquet") if not p.name.startswith("."))
-    names = pq.read_schema(first).names
+    # a table folder: the first part's schema (curated/images' parts differ only in pixel width)
+    names = table_schema(path).names
     wanted = {e.kwargs["column"] for e in suite.expectations if "column" in e.kwargs}
     wanted |= {c for e in suite.expectations for c in e.kwargs.get("column_list", ())}
     if suite.where is not None:

@@ -195,37 +195,26 @@ PIPELINE: tuple[Stage, ...] = (
 # (e.g. `synthesize_lowdose: {}`). Not part of PIPELINE, which is what every run executes.
 from . import synthesis_stages as _synth  # noqa: E402
 
+
+
+def _synthesis_stage(kind: str, function, configure, depends_on: tuple[str, ...] = ("splits",)) -> Stage:
+    """An optional synthesis stage: training-split images in, ``curated/synthetic/<kind>/`` out."""
+    return Stage(
+        name=f"synthesize_{kind}",
+        function=function,
+        inputs=("curated/images", "curated/splits.parquet"),
+        outputs=_synth.OUTPUTS[kind],
+        suite=_synth.synthesis_suites(kind),
+        depends_on=depends_on,
+        headline=_synth.headline,
+        configure=configure,
+    )
+
+
 OPTIONAL_STAGES: tuple[Stage, ...] = (
-    Stage(
-        name="synthesize_lowdose",
-        function=_synth.lowdose_stage,
-        inputs=("curated/images", "curated/splits.parquet"),
-        outputs=_synth.OUTPUTS["lowdose"],
-        suite=_synth.synthesis_suites("lowdose"),
-        depends_on=("splits",),
-        headline=_synth.headline,
-        configure=_synth.lowdose_config,
-    ),
-    Stage(
-        name="synthesize_lesions",
-        function=_synth.lesions_stage,
-        inputs=("curated/images", "curated/splits.parquet"),
-        outputs=_synth.OUTPUTS["lesions"],
-        suite=_synth.synthesis_suites("lesions"),
-        depends_on=("splits",),
-        headline=_synth.headline,
-        configure=_synth.lesions_config,
-    ),
-    Stage(
-        name="synthesize_gan",
-        function=_synth.gan_stage,
-        inputs=("curated/images", "curated/splits.parquet"),
-        outputs=_synth.OUTPUTS["gan"],
-        suite=_synth.synthesis_suites("gan"),
-        depends_on=("splits", "lesions"),
-        headline=_synth.headline,
-        configure=_synth.gan_config,
-    ),
+    _synthesis_stage("lowdose", _synth.lowdose_stage, _synth.lowdose_config),
+    _synthesis_stage("lesions", _synth.lesions_stage, _synth.lesions_config),
+    _synthesis_stage("gan", _synth.gan_stage, _synth.gan_config, depends_on=("splits", "lesions")),
 )
 
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 import pyarrow.parquet as pq
 
-from radcurate.cluster import run_tasks
+from radcurate.cluster import run_tasks, worker_count
 from radcurate.tables import (append_quarantine, commit_table, read_table, staging_folder, table_parts, table_rows,
                               write_part, write_table)
 
@@ -288,8 +288,7 @@ def run_deid(out_dir: str | os.PathLike, *, reports_file: str | os.PathLike | No
     files_in = 0
     tasks: list[tuple[str, int, int]] = []
     if reports_file is None and (phi / "instances.parquet").exists():
-        workers = len(client.scheduler_info()["workers"]) if client is not None else 1
-        tasks = plan_tasks(phi / "instances.parquet", config.batch_size, workers)
+        tasks = plan_tasks(phi / "instances.parquet", config.batch_size, worker_count(client))
         files_in = table_rows(phi / "instances.parquet")
         if (phi / "reports.parquet").exists() and include_reports:
             reports_df = read_table(phi / "reports.parquet")

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from radcurate.cluster import run_tasks
+from radcurate.cluster import run_tasks, worker_count
 from radcurate.tables import append_quarantine, commit_table, described, read_table, staging_folder
 from radcurate.training.data import IMAGE_FIELDS, encode_pixels, images_schema
 
@@ -241,8 +241,7 @@ def run_images(
     if not inst_path.exists():
         raise FileNotFoundError(f"{inst_path} not found: run deid first")
     instances = read_table(inst_path, columns=PLAN_COLUMNS)  # keys and geometry only: ~300 bytes per image
-    workers = len(client.scheduler_info().get("workers", {})) if client is not None else 1
-    tasks = plan_tasks(instances, config, workers)
+    tasks = plan_tasks(instances, config, worker_count(client))
     instances_in = len(instances)
     del instances  # the tasks' compact tables are all the driver keeps
     folder = staging_folder(curated / "images")

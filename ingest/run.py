@@ -23,7 +23,7 @@ import pyarrow as pa
 import numpy as np
 import pyarrow.parquet as pq
 
-from radcurate.cluster import run_tasks
+from radcurate.cluster import run_tasks, worker_count
 from radcurate.tables import (append_quarantine, commit_table, part_name, private_dir, staging_folder,
                               write_table)
 
@@ -90,7 +90,7 @@ def run_ingest(
         raise FileNotFoundError(f"report extract not found: {reports_file}")
     scan = scan_tree(root, exclude=out)
     relpaths = sorted(scan.files)
-    batches = make_batches(relpaths, config.batch_size, _worker_count(client))
+    batches = make_batches(relpaths, config.batch_size, worker_count(client))
     phi = private_dir(out / "phi")
     instances_dir = staging_folder(phi / "instances.parquet")
     annotations_dir = staging_folder(phi / "annotations.parquet")
@@ -163,15 +163,6 @@ def make_batches(relpaths: list[str], batch_size: int, workers: int = 1) -> list
         return []
     size = max(1, min(batch_size, math.ceil(len(relpaths) / (4 * max(1, workers)))))
     return [relpaths[i : i + size] for i in range(0, len(relpaths), size)]
-
-
-def _worker_count(client: Any) -> int:
-    if client is None:
-        return 1
-    try:
-        return max(1, sum(client.nthreads().values()))
-    except Exception:
-        return 1
 
 
 def _duplicates(read: list[dict[str, Any]], scratch: Path) -> tuple[frozenset[str], list[dict[str, Any]]]:

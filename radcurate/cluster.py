@@ -167,6 +167,16 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, default_workers: i
     )
 
 
+def worker_count(client: Any) -> int:
+    """Task slots to plan for: the cluster's worker threads, 1 without a client (or when unknown)."""
+    if client is None:
+        return 1
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:
+        return 1
+
+
 def run_tasks(fn: Any, *iterables: Any, client: Any = None, name: str = "task", progress: bool = False,
               **kwargs: Any) -> list[Any]:
     """``[fn(*args, **kwargs) for args in zip(*iterables)]``, in order: serially in this process
