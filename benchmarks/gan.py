@@ -1,7 +1,7 @@
 """Does the class-conditional GAN help a lesion classifier on held-out real patients? (issue 14)
 
 The Frid-Adar et al. protocol on patches of a curated dataset: the same small classifier
-(:class:`radcurate.synthesis.gan_eval.PatchNet`) trained on
+(:class:`radcurate.training.gan_eval.PatchNet`) trained on
   (a) real training patches, (b) real + classic augmentation (t13's BatchAugment),
   (c) real + augmentation + GAN samples (the GAN trained on the same real patches only),
 at 25 / 50 / 100 % of the training patients, scored on the val + test patients' patches (lesion vs
@@ -41,7 +41,7 @@ def make_curated(patients: int, work: Path, seed: int) -> Path:
 
 
 def scores(model, x: np.ndarray) -> np.ndarray:
-    from radcurate.synthesis.gan_eval import predict
+    from radcurate.training.gan_eval import predict
 
     return 1.0 - predict(model, x)[:, 0]  # P(any lesion)
 
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     import torch
 
     from radcurate.synthesis.gan import GanConfig, nearest, preview_grid, sample, sample_seed, train_gan
-    from radcurate.synthesis.gan_eval import ClassifierConfig, features, frechet, train_classifier
+    from radcurate.training.gan_eval import ClassifierConfig, features, frechet, train_classifier
     from radcurate.synthesis.gan_patches import CLASSES, extract_patches
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -59,7 +59,7 @@ def import_training():
 
 
 def _part(rows: list[dict], path: Path, extra: list[pa.Field] = ()) -> None:
-    from radcurate.training.data import images_schema
+    from radcurate.images_table import images_schema
 
     schema = images_schema(len(rows[0]["pixels"]))
     for f in extra:
@@ -69,7 +69,7 @@ def _part(rows: list[dict], path: Path, extra: list[pa.Field] = ()) -> None:
 
 
 def _row(a: np.ndarray, i: int, patient: str, modality: str) -> dict:
-    from radcurate.training.data import encode_pixels
+    from radcurate.images_table import encode_pixels
 
     buf, shape, dtype = encode_pixels(a)
     return {"instance_key": f"I{modality}{i:06d}", "series_key": f"E{patient}{modality}", "study_key": f"S{modality}{i:06d}",

@@ -41,7 +41,7 @@ def write_panel(path: Path, out: Path, ellipse: list, grabcut: list, n: int = 12
     import cv2
 
     from radcurate.lesions.masks import window
-    from radcurate.lesions.stage import slice_hu
+    from radcurate.lesions.run import slice_hu
 
     inst = pd.read_parquet(out / "curated/instances.parquet", columns=["instance_key", "path"]).set_index("instance_key")
     tiles = []
@@ -78,8 +78,8 @@ def main() -> int:
     secret = tmp / "secret.key"
     secret.write_bytes(b"bench-lesions-secret-" + b"x" * 40)
     os.environ["RADCURATE_SECRET_FILE"] = str(secret)
-    from radcurate.dags.pipeline import StageContext
-    from radcurate.dags.stages import nlp_stage
+    from radcurate.nlp.stage import nlp_stage
+    from radcurate.stage import StageContext
     from radcurate.deid import run_deid
     from radcurate.deid.keys import Keyer
     from radcurate.ingest import run_ingest

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from radcurate.nlp.extras import mine_extras
+from radcurate.nlp.report_tables import mine_report_tables
 from radcurate.nlp.measurements import match_counts, measurements_table
 
 from openi_data import add_openi_option, find_openi
@@ -88,7 +88,7 @@ def score_synthetic(patients: int, seed: int, verbose: bool = False) -> tuple[in
         reports = pd.read_csv(out / "ris" / "reports.csv", dtype=str, keep_default_na=False)
         truth = pd.read_parquet(out / "truth" / "measurements.parquet")
         recist_truth = pd.read_parquet(out / "truth" / "recist.parquet")
-    rows = mine_extras(reports, "accession", "report_text", patient_column="patient_id",
+    rows = mine_report_tables(reports, "accession", "report_text", patient_column="patient_id",
                        date_column="exam_date", topics=False)["recist"]
     joined = recist_truth.merge(rows, left_on="accession", right_on="report_id", how="outer", suffixes=("_truth", ""))
     agree = int((joined["response_truth"] == joined["response"]).sum())

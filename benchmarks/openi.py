@@ -223,7 +223,7 @@ def mine_speed(df: pd.DataFrame, n_reports: int) -> tuple[float, float]:
         big[["report_id", *cols]].to_csv(path, index=False)
         t0 = time.process_time()
         rc = cli(["mine", "--reports", str(path), "--out", str(Path(tmp) / "out"), "--id-column", "report_id",
-                  "--text-columns", ",".join(cols), "--no-progress", "--partitions", "1"])
+                  "--text-columns", ",".join(cols), "--no-progress"])
         whole = time.process_time() - t0
     if rc:
         raise SystemExit(f"radcurate mine failed (exit {rc})")

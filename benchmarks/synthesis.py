@@ -103,7 +103,7 @@ def bench_lowdose(args) -> float:
 
 
 def bench_augment(args) -> None:
-    from radcurate.synthesis.augment import BatchAugment, per_image_transform, radiograph_recipe
+    from radcurate.training.augment import BatchAugment, per_image_transform, radiograph_recipe
 
     recipe = radiograph_recipe()
     imgs = torch.rand(args.images, 1, 224, 224)

@@ -69,7 +69,7 @@ def truth_labels(out: Path, curated: Path) -> Path:
 
 def findings_with_cases(curated: Path, truth: Path) -> list[str]:
     """Findings with positive and negative truth labels among the radiographs' test and train patients."""
-    from radcurate.training.data import read_images
+    from radcurate.images_table import read_images
 
     img = read_images(curated, columns=["study_key", "patient_key", "modality"],
                       filters=[("modality", "in", ["DX", "CR"])])

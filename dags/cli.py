@@ -1,9 +1,10 @@
 """The ``radcurate`` command line: one script, one subcommand per task.
 
 Each module in ``STAGE_CLI_MODULES`` contributes subcommands through a ``register(subparsers)``
-function: a stage's own ``cli`` module, or a ``dags`` module for commands that chain stages
-(``deid --dicom`` runs ingest first; ``mine`` runs nlp and labeling). This module only collects them. Exit codes: 0 success, 1 the work ran but a check failed (validation,
-goals), 2 bad usage or unreadable input.
+function: a stage's own ``cli`` module, or a ``dags`` module for commands that run the graph
+(``run``, ``demo``) or chain two stages (``deid --dicom`` runs ingest first; ``mine`` runs nlp and,
+with ``--reviewed``, labeling). This module only collects them. Exit codes: 0 success, 1 the work
+ran but a check failed (validation, goals), 2 bad usage or unreadable input.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ STAGE_CLI_MODULES = [
     "radcurate.dags.commands",
     "radcurate.synthesis.cli",
     "radcurate.ingest.cli",
-    "radcurate.dags.deid_command",
-    "radcurate.dags.mine_command",
+    "radcurate.dags.chained_commands",
     "radcurate.labeling.cli",
     "radcurate.images.cli",
     "radcurate.training.cli",
-    "radcurate.dags.synthesis_stages",
 ]
 
 
@@ -45,13 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in STAGE_CLI_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a stage whose command line has not landed yet
-            if exc.name and (exc.name == name or name.startswith(exc.name + ".")):
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from radcurate.cluster import add_cluster_arguments
+from radcurate.cluster import add_cluster_arguments, show_progress
 
-from .config import ConfigError, load_config  # noqa: F401  (load_config: kept importable from here)
+from .config import ConfigError, load_config
 from .pipeline import OPTIONAL_STAGES, PIPELINE
 from .runner import RunReport, run_pipeline
 
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--dicom", required=True, metavar="DIR", help="root of the DICOM tree")
     run.add_argument("--reports", metavar="FILE", help="RIS extract (.csv or .parquet)")
     run.add_argument("--out", required=True, metavar="OUT", help="output folder")
-    _cluster_args(run)
+    add_cluster_arguments(run)
     run.add_argument(
         "--config",
         metavar="FILE",
@@ -56,13 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="bad inputs planted (default: 8, one of each kind)",
     )
-    _cluster_args(demo)
+    add_cluster_arguments(demo)
     demo.set_defaults(func=demo_command, force=False, config=None)
-
-
-def _cluster_args(p: argparse.ArgumentParser) -> None:
-    add_cluster_arguments(p)
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -77,19 +72,6 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: config {args.config}: {exc}", file=sys.stderr)
         return 2
-    if args.reports:
-        from radcurate.ingest import IngestConfig
-        from radcurate.ingest.extract import ExtractError, check_extract
-        from radcurate.ingest.reports import OPTIONAL, REQUIRED
-
-        from .config import split_section
-
-        names = IngestConfig.from_mapping(split_section(config.get("ingest", {}))[0]).report_columns
-        try:  # a bad extract fails now, not after the DICOM tree has been read
-            check_extract(args.reports, [names.get(c, c) for c in REQUIRED], [names.get(c, c) for c in OPTIONAL])
-        except ExtractError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     report = _run(args, {"dicom": args.dicom, "reports": args.reports}, args.out, config)
     if report is None:
         return 2
@@ -114,7 +96,7 @@ def demo_command(args: argparse.Namespace) -> int:
 def _run(
     args: argparse.Namespace, inputs: Mapping[str, Any], out: Any, config: Mapping[str, Any]
 ) -> RunReport | None:
-    progress = bool(getattr(args, "progress", True)) and sys.stderr.isatty()
+    progress = show_progress(args)
     try:
         return run_pipeline(
             inputs,

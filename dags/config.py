@@ -2,9 +2,10 @@
 
 Every stage's section is checked against a pydantic model derived from the stage's own config
 dataclass (what ``Stage.configure({})`` returns): unknown settings, values of the wrong type
-(``max_age_years: old``) and unknown choices (``text_detector: tesseract2``) are rejected with one
-clear message naming the section and setting, before a file is read or written. A stage added to
-:data:`~radcurate.dags.pipeline.PIPELINE` is covered automatically. After the types, the stage's
+(``max_age_years: old``) and unknown choices (``text_detector: tesseract2``, declared by the stage
+on its config field) are rejected with one clear message naming the section and setting, before a
+file is read or written. A stage added to :data:`~radcurate.dags.pipeline.PIPELINE` is covered
+automatically. After the types, the stage's
 own ``configure`` runs for the checks only it knows (a file that must exist, ...).
 
 Shared by ``radcurate run`` and the Airflow DAG, so neither imports the other.
@@ -20,18 +21,16 @@ from typing import Any, Literal, Mapping, Sequence
 
 import pydantic
 
+from radcurate.settings import read_settings_file
+
 # Settings every stage section accepts (handled by the runner, not by the stage).
 MAX_QUARANTINED_SHARE = "max_quarantined_share"
 DEFAULT_MAX_QUARANTINED_SHARE = 0.5
 RUNNER_SETTINGS = {MAX_QUARANTINED_SHARE: (float, DEFAULT_MAX_QUARANTINED_SHARE)}
 
-# Settings whose value is one of a fixed set: (stage, setting) -> choices. A stage may instead
-# declare them on its dataclass field: ``field(default=..., metadata={"choices": (...)})``.
-CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("deid", "text_detector"): ("auto", "tesseract", "numpy", "none"),
-    ("deid", "surrogates"): ("tag", "fake"),
-}
-
+# A stage declares on its config dataclass's fields what only it knows:
+#   field(default=..., metadata={"choices": (...)})  -- the value is one of a fixed set
+#   field(default=..., metadata={"path": True})      -- a file; relative means relative to the config file
 
 class ConfigError(ValueError):
     """A config file or section that cannot be used; the message names section and setting."""
@@ -41,55 +40,54 @@ def load_config(path: str | Path | None, stages: Sequence[Any] | None = None) ->
     """Stage sections from a YAML or JSON file, validated (see :func:`validate_config`)."""
     if not path:
         return {}
-    path = str(path)
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path} ({type(exc).__name__})") from None
-    if path.endswith(".json"):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise ConfigError("not valid JSON") from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML ({type(exc).__name__})") from None
+        data = read_settings_file(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    stages = _stages(stages)
     if isinstance(data, dict):
         data = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in data.items()}
-        _resolve_paths(data, Path(path).resolve().parent)
+        _resolve_paths(data, Path(path).resolve().parent, stages)
     return validate_config(data, stages)
 
 
-# Settings that name files: a relative path means relative to the config file's own folder.
-PATH_SETTINGS = {("deid", "secret_file"), ("labeling", "reviewed"), ("nlp", "lexicons")}
+def _stages(stages: Sequence[Any] | None) -> Sequence[Any]:
+    if stages is None:
+        from .pipeline import OPTIONAL_STAGES, PIPELINE
+
+        return PIPELINE + OPTIONAL_STAGES
+    return stages
 
 
-def _resolve_paths(config: dict[str, Any], base: Path) -> None:
+def path_settings(stage: Any) -> list[str]:
+    """The settings of ``stage`` that name files (``metadata={"path": True}`` on its config field)."""
+    cls = _config_class(stage)
+    return [f.name for f in dataclasses.fields(cls) if f.metadata.get("path")] if cls is not None else []
+
+
+def _resolve_paths(config: dict[str, Any], base: Path, stages: Sequence[Any]) -> None:
+    """Settings that name files: a relative path means relative to the config file's own folder."""
     def resolve(value: Any) -> Any:
         if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
             return str(base / value)
         return str(Path(value).expanduser()) if isinstance(value, str) and value else value
 
-    for stage, key in PATH_SETTINGS:
-        section = config.get(stage)
-        if not isinstance(section, dict) or section.get(key) is None:
+    for stage in stages:
+        section = config.get(stage.name)
+        if not isinstance(section, dict):
             continue
-        value = section[key]
-        section[key] = [resolve(v) for v in value] if isinstance(value, (list, tuple)) else resolve(value)
+        for key in path_settings(stage):
+            if section.get(key) is None:
+                continue
+            value = section[key]
+            section[key] = [resolve(v) for v in value] if isinstance(value, (list, tuple)) else resolve(value)
 
 
 def validate_config(data: Any, stages: Sequence[Any] | None = None) -> dict[str, dict[str, Any]]:
     """``{stage: {setting: value}}`` checked against every stage's typed model; returns the
     sections with values coerced to their declared types (e.g. YAML lists to tuples kept as lists
     for hashing). Raises :class:`ConfigError` on the first bad section."""
-    if stages is None:
-        from .pipeline import OPTIONAL_STAGES, PIPELINE
-
-        stages = PIPELINE + OPTIONAL_STAGES
+    stages = _stages(stages)
     if not isinstance(data, Mapping):
         raise ConfigError("expected a mapping of stage name -> settings")
     by_name = {s.name: s for s in stages}
@@ -147,7 +145,7 @@ def section_model(stage: Any) -> type[pydantic.BaseModel]:
             if not f.init:
                 continue
             kind = hints.get(f.name, Any)
-            choices = f.metadata.get("choices") or CHOICES.get((stage.name, f.name))
+            choices = f.metadata.get("choices")
             if choices:
                 kind = Literal[tuple(choices)]  # type: ignore[valid-type]
             fields[f.name] = (kind, None)

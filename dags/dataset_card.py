@@ -154,19 +154,13 @@ def write_dataset_card(out_dir: str | Path, manifest: Mapping[str, Any]) -> Path
 
 
 def _deid_options(section: Mapping[str, Any]) -> dict[str, Any]:
-    """The deid stage's effective options (defaults filled in), without the secret's location."""
-    import dataclasses
-
+    """The deid stage's effective options as the manifest records them (defaults filled in by the
+    runner), without the secret's location or the runner's own settings."""
     from .config import split_section
-    from .stages import deid_config
 
     own, _ = split_section(section)
-    try:
-        options = dataclasses.asdict(deid_config(own))
-    except (TypeError, ValueError):
-        options = dict(own)
-    options.pop("secret_file", None)
-    return options
+    own.pop("secret_file", None)
+    return own
 
 
 def _read(tables: Mapping[str, Path], stem: str) -> pd.DataFrame | None:

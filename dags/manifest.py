@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -19,28 +18,12 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import pyarrow.parquet as pq
 
 from radcurate.tables import table_rows
+from radcurate.version import code_version
 
 if TYPE_CHECKING:
-    from .pipeline import Stage
+    from radcurate.stage import Stage
+
     from .runner import RunReport
-
-
-def code_version() -> str:
-    """Package version, plus the git commit when running from a checkout."""
-    from radcurate import __version__
-
-    try:
-        repo = Path(__file__).resolve().parents[1]
-        commit = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        return f"{__version__}+g{commit}" if commit else __version__
-    except Exception:
-        return __version__
 
 
 def row_counts(out_dir: Path) -> dict[str, int]:

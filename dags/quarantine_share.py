@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .expectations import CheckResult, SuiteResult
+from radcurate.checks import CheckResult, SuiteResult
 
 EXPECTATION = "expect_quarantined_share_to_be_at_most"
 

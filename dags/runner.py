@@ -10,6 +10,7 @@ A stage whose expectation suite fails stops the stages that depend on it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from radcurate.checks import CheckResult, SuiteResult, format_report, validate
 from radcurate.cluster import open_client
+from radcurate.fingerprints import fingerprint_path
 from radcurate.outlock import lock_output
-from radcurate.tables import table_parts
+from radcurate.stage import INPUT_PREFIX, Stage, StageContext
 
 from .config import split_section, validate_config
-from .expectations import CheckResult, SuiteResult, format_report, validate
-from .pipeline import INPUT_PREFIX, PIPELINE, Stage, StageContext, active, ordered
+from .pipeline import PIPELINE, active, ordered
 from .quarantine_share import quarantine_share_suite
 
 logger = logging.getLogger(__name__)
@@ -94,11 +96,12 @@ def run_pipeline(
     log = log or logger.info
     config = validate_config(config or {}, active(stages, config or {}))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {k: (Path(v).resolve() if v is not None else None) for k, v in inputs.items()}
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
     graph = ordered(active(stages, config))
+    preflight(graph, config, paths, out)
     outcomes: list[StageOutcome] = []
+    out.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         stack.enter_context(lock_output(out))  # raises OutputLocked (an OSError) when OUT is busy
         owned_client = client
@@ -129,6 +132,20 @@ def run_pipeline(
     report = RunReport(run_id, out, outcomes)
     report.manifest = write_manifest(out, report, paths, config, graph)
     return report
+
+
+def preflight(stages: Sequence[Stage], config: Mapping[str, Mapping[str, Any]],
+              inputs: Mapping[str, Path | None], out_dir: Path) -> None:
+    """What must hold before anything is written to OUT: each stage's own ``preflight`` (a report
+    extract's columns, the secret's location) and what its config points at (``config_inputs``:
+    the secret readable and private, lexicons and reviewed labels present). Raises ``ValueError``
+    (or ``OSError``) saying what is wrong."""
+    for stage in stages:
+        own, _ = split_section(dict(config.get(stage.name, {})))
+        if stage.preflight is not None:
+            stage.preflight(own, inputs, Path(out_dir))
+        if stage.config_inputs is not None:
+            stage.config_inputs(own, Path(out_dir))
 
 
 def run_stage(
@@ -303,7 +320,8 @@ def input_fingerprint(stage: Stage, inputs: Mapping[str, Path | None], out_dir: 
     the secret's key id — never the secret itself)."""
     h = hashlib.sha256()
     if stage.config_inputs is not None:
-        for name, value in sorted(stage.config_inputs(dict(config or {})).items()):
+        own, _ = split_section(dict(config or {}))  # the runner's own settings are not the stage's
+        for name, value in sorted(stage.config_inputs(own, Path(out_dir)).items()):
             h.update(f"config:{name}={value}\n".encode())
     for item in stage.inputs:
         if item.startswith(INPUT_PREFIX):
@@ -311,41 +329,6 @@ def input_fingerprint(stage: Stage, inputs: Mapping[str, Path | None], out_dir: 
         else:
             path = Path(out_dir, item)
         h.update(f"{item}={fingerprint_path(path)}\n".encode())
-    return h.hexdigest()
-
-
-def fingerprint_path(path: Path | None) -> str:
-    if path is None:
-        return "none"
-    path = Path(path)
-    if path.is_file():
-        return "file:" + _content_hash([path], names=False)
-    if path.is_dir() and path.suffix == ".parquet":  # a table: its parts by content, as a file was
-        return "table:" + _content_hash(table_parts(path))
-    if path.is_dir():
-        h = hashlib.sha256()
-        for folder, dirs, names in os.walk(path):
-            dirs.sort()
-            for name in sorted(names):
-                p = Path(folder, name)
-                try:
-                    st = p.stat()
-                except OSError:
-                    continue
-                name = os.fsencode(p.relative_to(path).as_posix())  # any bytes, even non-UTF-8
-                h.update(name + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        return "dir:" + h.hexdigest()
-    return "missing"
-
-
-def _content_hash(files: Sequence[Path], names: bool = True) -> str:
-    h = hashlib.sha256()
-    for path in files:
-        if names:
-            h.update(path.name.encode() + b"\0")
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
     return h.hexdigest()
 
 
@@ -369,7 +352,13 @@ def effective_config(stage: Stage, section: Mapping[str, Any]) -> dict[str, Any]
     if stage.configure is None:
         return {**own, **settings}
     parsed = stage.configure(own)
-    return {**(parsed.to_dict() if hasattr(parsed, "to_dict") else dict(own)), **settings}
+    if hasattr(parsed, "to_dict"):
+        values = parsed.to_dict()
+    elif dataclasses.is_dataclass(parsed):
+        values = dataclasses.asdict(parsed)
+    else:
+        values = dict(own)
+    return {**values, **settings}
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

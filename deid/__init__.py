@@ -6,15 +6,16 @@ Public API::
     summary = run_deid("out")  # after `radcurate ingest` wrote OUT/phi; or run_deid("out", reports_file=...)
 """
 
-from .annex_e import EDITION, AnnexE, load_annex_e
-from .config import DeidConfig
-from .dicom import DicomDeidentifier
-from .files import deid_batch, deidentify_file
-from .keys import Keyer
-from .stage import DeidSummary, run_deid
-from .textdetect import Box, detect_text
-from .verify import burned_in_scores, find_leaks
+from radcurate.lazy import lazy_exports
 
-__all__ = ["EDITION", "AnnexE", "Box", "DeidConfig", "DeidSummary", "DicomDeidentifier", "Keyer",
-           "burned_in_scores", "deid_batch", "deidentify_file", "detect_text", "find_leaks", "load_annex_e",
-           "run_deid"]
+_EXPORTS = {
+    "STAGE": "stage", "OUTPUTS": "stage",
+    "EDITION": "annex_e", "AnnexE": "annex_e", "load_annex_e": "annex_e",
+    "DeidConfig": "config", "DicomDeidentifier": "dicom",
+    "deid_batch": "files", "deidentify_file": "files", "Keyer": "keys",
+    "DeidSummary": "run", "run_deid": "run",
+    "Box": "textdetect", "detect_text": "textdetect",
+    "burned_in_scores": "verify", "find_leaks": "verify",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

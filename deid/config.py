@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+TEXT_DETECTORS = ("auto", "tesseract", "numpy", "none")
+SURROGATES = ("tag", "fake")
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,11 @@ class DeidConfig:
     retain_patient_characteristics: bool = True
     clean_descriptors: bool = True
     clean_pixels: bool = True
-    text_detector: str = "numpy"
+    text_detector: str = field(default="numpy", metadata={"choices": TEXT_DETECTORS})
     max_age_years: int = 89
-    secret_file: str | None = None
+    secret_file: str | None = field(default=None, metadata={"path": True})  # relative: to the config file
     keep_columns: tuple[str, ...] = ()
     crosswalk: bool = False
     batch_size: int = 64
     annex_e_edition: str = "2026c"
-    surrogates: str = "tag"
+    surrogates: str = field(default="tag", metadata={"choices": SURROGATES})

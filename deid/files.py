@@ -21,6 +21,7 @@ from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Ex
                          ImplicitVRLittleEndian)
 
 from radcurate.dates import parse_da
+from radcurate.dicom_file import is_dicomdir, looks_like_dataset, trailing_bytes
 
 from .bitstream import BitstreamError, strip_pixel_metadata
 from .config import DeidConfig
@@ -28,7 +29,6 @@ from .dicom import DicomDeidentifier, FileRejected, audit_rows
 from .keys import Keyer
 from .pixels import PixelError, clean_pixels
 
-STAGE = "deid"
 
 
 @functools.lru_cache(maxsize=4)
@@ -97,15 +97,12 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
         ds = pydicom.dcmread(io.BytesIO(raw), force=True)
     except Exception as exc:
         return reject("unreadable", f"pydicom cannot parse the file ({type(exc).__name__})")
-    from radcurate.ingest.headers import trailing_bytes
-
     trailing = trailing_bytes(raw) if "PixelData" in ds else 0
     del raw
     try:
-        if getattr(ds, "preamble", None) is None and not any(
-                not t.is_private and pydicom.datadict.dictionary_has_tag(t) for t in ds.keys()):
+        if not looks_like_dataset(ds):
             return reject("not_dicom", "no DICOM preamble and no standard data elements")
-        if "DirectoryRecordSequence" in ds:
+        if is_dicomdir(ds):
             return reject("dicomdir", "a DICOMDIR is an index of the export, not an instance")
         ts, little = _transfer_syntax(ds)
         result = deid.deidentify(ds)

@@ -25,7 +25,7 @@ from radcurate.dates import parse_date
 from radcurate.deid.keys import Keyer
 from radcurate.deid.text_scrub import KnownPHI, ScrubConfig, scrub_text
 
-STAGE = "deid"
+from .stage import NAME
 
 
 @dataclass(frozen=True)
@@ -85,18 +85,18 @@ def _bad_text(text) -> str | None:
 
 
 def read_reports_extract(path: str | os.PathLike, keep_columns: Sequence[str] = ()) -> tuple[pd.DataFrame, list[dict], int]:
-    """A RIS extract read by ingest's one report reader (:func:`radcurate.ingest.extract.read_extract`).
+    """A RIS extract read by the one report reader (:func:`radcurate.extract.read_extract`).
 
     Returns the good rows as a frame, row-level quarantine rows (malformed, undecodable, too large,
     bad exam date; named ``<file>:row N``, never by accession) and the number of rows read. Raises
     ``ExtractError`` (a ValueError naming the file and the expected columns) for a file-level problem.
     """
-    from radcurate.ingest.extract import read_extract
+    from radcurate.extract import read_extract
 
     extract = read_extract(path, required=("accession", "patient_id", "report_text"),
                            optional=("patient_name", "exam_date", *keep_columns),
                            text_columns=("report_text",), date_columns=("exam_date",))
-    quarantine = [{"stage": STAGE, **{k: v for k, v in q.items() if k != "row"}} for q in extract.quarantine]
+    quarantine = [{"stage": NAME, **{k: v for k, v in q.items() if k != "row"}} for q in extract.quarantine]
     return extract.frame(), quarantine, extract.n_in
 
 
@@ -136,7 +136,7 @@ def deidentify_reports(reports: pd.DataFrame, keyer: Keyer, *, header_phi: dict[
         source = keyer.accession_key(acc) if acc else f"row {i}"
 
         def bad(reason: str, detail: str):
-            quarantine.append({"source": source, "stage": STAGE, "reason": reason, "detail": detail})
+            quarantine.append({"source": source, "stage": NAME, "reason": reason, "detail": detail})
 
         if acc is None:
             bad("missing_accession", f"report row {i} has no accession number")

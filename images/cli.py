@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def images_command(args: argparse.Namespace) -> int:
     from .config import ImagesConfig, SplitsConfig
     from .splits import run_splits
-    from .stage import run_images
+    from .run import run_images
 
     curated = Path(args.curated)
     if not (curated / "instances.parquet").exists():

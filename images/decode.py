@@ -1,9 +1,9 @@
 """One curated DICOM file -> its frames as numpy arrays, with the modality LUT applied.
 
 pydicom (with the pylibjpeg / pyjpegls plugins the project installs) decodes every transfer syntax;
-this module only decides what is stored: CT in Hounsfield units as int16 (rounded, clipped), other
-grey-scale images in their stored dtype when their modality LUT is the identity and as float32
-through the LUT otherwise, colour images as RGB uint8/uint16 (pydicom converts YBR to RGB).
+the values stored are those of the one modality LUT (:func:`radcurate.modality_lut.stored_values`:
+CT in Hounsfield units as int16, other grey-scale images in their stored dtype or as float32
+through the LUT), colour images as RGB uint8/uint16 (pydicom converts YBR to RGB).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-INT16 = np.iinfo(np.int16)
+from radcurate.modality_lut import stored_values
+
 
 
 @dataclass
@@ -74,27 +75,6 @@ def _frame_positions(ds, n: int) -> list[float | None]:
         normal = np.cross(np.array(o[:3], float), np.array(o[3:], float))
         out.append(float(np.dot(normal, np.array(pos, float))))
     return out
-
-
-def modality_lut_is_identity(ds) -> bool:
-    if "ModalityLUTSequence" in ds:
-        return False
-    slope, icpt = _float(ds.get("RescaleSlope")), _float(ds.get("RescaleIntercept"))
-    return (slope is None or slope == 1.0) and (icpt is None or icpt == 0.0)
-
-
-def stored_values(arr: np.ndarray, ds) -> np.ndarray:
-    """The array the images table stores for ``arr`` (pydicom's decoded pixels of ``ds``)."""
-    from pydicom.pixels import apply_modality_lut
-
-    if int(ds.get("SamplesPerPixel", 1) or 1) > 1:
-        return arr  # colour: no modality LUT
-    if str(ds.get("Modality", "")).upper() == "CT":
-        hu = apply_modality_lut(arr, ds) if not modality_lut_is_identity(ds) else arr
-        return np.clip(np.rint(hu), INT16.min, INT16.max).astype(np.int16)
-    if modality_lut_is_identity(ds):
-        return arr
-    return apply_modality_lut(arr, ds).astype(np.float32)
 
 
 def decode_file(path) -> Decoded:

@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from radcurate.images_table import read_images
+from radcurate.splits import SPLITS, read_splits
 from radcurate.tables import read_table, write_table
 
 from .config import SplitsConfig
 
-SPLITS = ("train", "val", "test")
 NO_FINDING = "(none)"
 POOLED = "(pooled)"
 SPLITS_SCHEMA = pa.schema([
@@ -134,8 +135,6 @@ def assign_splits(strata: pd.Series, config: SplitsConfig = SplitsConfig(),
 
 def run_splits(curated_dir: str | os.PathLike, config: SplitsConfig = SplitsConfig()) -> dict:
     """Write ``splits.parquet`` (per patient) and ``image_splits.parquet`` (per image instance)."""
-    from radcurate.training.data import read_images
-
     curated = Path(curated_dir)
     studies = read_table(curated / "studies.parquet", columns=["study_key", "patient_key"]) \
         if (curated / "studies.parquet").exists() else pd.DataFrame(columns=["study_key", "patient_key"])
@@ -148,7 +147,7 @@ def run_splits(curated_dir: str | os.PathLike, config: SplitsConfig = SplitsConf
     previous = None
     source = Path(config.previous) if config.previous else curated / "splits.parquet"
     if config.keep_existing and source.exists():
-        previous = read_table(source, columns=["patient_key", "split", "fold"])
+        previous = read_splits(source, columns=["fold"])  # a leaking ledger is refused, not extended
     splits = assign_splits(strata, config, previous)
     write_table(splits, curated / "splits.parquet", SPLITS_SCHEMA)
     per_image = images.merge(splits[["patient_key", "split", "fold"]], on="patient_key", how="left")

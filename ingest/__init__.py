@@ -19,29 +19,18 @@ kept), ``unreadable_folder`` (a folder that cannot be listed), ``not_regular_fil
 socket, device: never opened); for reports ``malformed_row``, ``undecodable_text``,
 ``report_too_large``, ``bad_exam_date``, ``missing_accession``, ``empty_report``,
 ``unmatched_accession``. A file-level problem of the extract (unreadable, a required column
-missing) raises :class:`~radcurate.ingest.extract.ExtractError` instead.
+missing) raises :class:`~radcurate.extract.ExtractError` instead.
 """
 
-from .config import REPORT_COLUMNS, IngestConfig
-from .headers import ingest_batch, read_file
-from .run import OUTPUTS, STAGE, IngestSummary, make_batches, run_ingest
-from .schemas import INSTANCE_SCHEMA, REPORT_SCHEMA, SERIES_SCHEMA, STUDY_SCHEMA
-from .walk import display_path, list_files
+from radcurate.lazy import lazy_exports
 
-__all__ = [
-    "INSTANCE_SCHEMA",
-    "OUTPUTS",
-    "REPORT_COLUMNS",
-    "REPORT_SCHEMA",
-    "SERIES_SCHEMA",
-    "STAGE",
-    "STUDY_SCHEMA",
-    "IngestConfig",
-    "IngestSummary",
-    "display_path",
-    "ingest_batch",
-    "list_files",
-    "make_batches",
-    "read_file",
-    "run_ingest",
-]
+_EXPORTS = {
+    "STAGE": "stage", "OUTPUTS": "stage",
+    "REPORT_COLUMNS": "config", "IngestConfig": "config",
+    "ingest_batch": "headers", "read_file": "headers",
+    "IngestSummary": "run", "make_batches": "run", "run_ingest": "run",
+    "INSTANCE_SCHEMA": "schemas", "REPORT_SCHEMA": "schemas", "SERIES_SCHEMA": "schemas", "STUDY_SCHEMA": "schemas",
+    "display_path": "walk", "list_files": "walk",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 
-from radcurate.cluster import add_cluster_arguments, open_client
+from radcurate.cluster import add_cluster_arguments, open_client, show_progress
+from radcurate.extract import ExtractError
 from radcurate.outlock import lock_output
 
 from .config import IngestConfig
-from .extract import ExtractError
 from .run import run_ingest
 
 
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    config = IngestConfig(batch_size=args.batch_size, show_progress=sys.stderr.isatty())
+    config = IngestConfig(batch_size=args.batch_size, show_progress=show_progress(args))
     for path, kind, ok in (
         (args.dicom, "DICOM folder", os.path.isdir),
         (args.reports, "report extract", os.path.isfile),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from radcurate.settings import dataclass_from
 
 REPORT_COLUMNS = ("accession", "patient_id", "patient_name", "exam_date", "report_text")
 
@@ -37,16 +39,12 @@ class IngestConfig:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "IngestConfig":
         """Build from a config-file section, rejecting unknown keys with a clear message."""
         values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown ingest setting(s): {', '.join(unknown)}")
         if "report_columns" in values:
             columns = values["report_columns"]
             if not isinstance(columns, Mapping):
                 raise ValueError("report_columns must map column roles to the extract's header names")
             values["report_columns"] = {**{c: c for c in REPORT_COLUMNS}, **columns}
-        return cls(**values)
+        return dataclass_from(cls, values, "ingest")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for hashing and for ``manifest.json`` (progress display excluded)."""

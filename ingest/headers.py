@@ -3,15 +3,14 @@
 Per file the bytes are read once: they feed both the SHA-256 and pydicom (through ``BytesIO``),
 and pydicom parses only the tags the manifest needs (``specific_tags``: other values, large
 private blobs included, are skipped by seeking, which is what ``defer_size`` would do for them)
-and stops before the pixel data (``stop_before_pixels``). Files over 64 MiB are memory-mapped
-instead of read whole. Truncation is found without decoding pixels: the pixel data element's
-declared length (or its encapsulated fragments) is compared with the bytes on disk.
+and stops before the pixel data. Files over 64 MiB are memory-mapped instead of read whole.
+Whether the bytes are a DICOM instance and whole (truncation, DICOMDIR) is decided by the
+shared :mod:`radcurate.dicom_file`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import mmap
 import os
 import stat
@@ -23,21 +22,16 @@ from typing import Any, BinaryIO, Sequence
 import pyarrow as pa
 import pydicom
 from pydicom.dataelem import RawDataElement
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_partial
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from radcurate.dates import parse_da
+from radcurate.dicom_file import (DIRECTORY_RECORDS, FILE_SET_ID, NotDicom, deflated_pixel_extent, is_dicomdir,
+                                  parse_header, pixel_extent)
 
 from .schemas import FILE_RESULT_SCHEMA
 from .walk import display_path
 
-MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
-PIXEL_TAGS = {(0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009)}
-PIXEL_TAG_INTS = {g << 16 | e for g, e in PIXEL_TAGS}
-LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN", b"UT", b"UC", b"UR", b"SQ"}
-UNDEFINED = 0xFFFFFFFF
 MAP_ABOVE = 64 * 1024 * 1024  # bytes; larger files are memory-mapped instead of read whole
 
 # keyword -> (manifest column, kind of value). Kinds: "uid"/"code" ASCII strings, "text"
@@ -82,8 +76,6 @@ FIELDS: dict[str, tuple[str, str]] = {
 # (tag, column, kind), resolved once: per-file work then needs no keyword lookups.
 FIELD_TAGS = [(int(Tag(k)), column, kind) for k, (column, kind) in FIELDS.items()]
 TAG_OF = {k: int(Tag(k)) for k in FIELDS}
-FILE_SET_ID = int(Tag("FileSetID"))
-DIRECTORY_RECORDS = int(Tag("DirectoryRecordSequence"))
 # FileSetID and DirectoryRecordSequence mark a DICOMDIR written without file meta.
 SPECIFIC_TAGS = [BaseTag(t) for t, _, _ in FIELD_TAGS] + [BaseTag(FILE_SET_ID), BaseTag(DIRECTORY_RECORDS)]
 REQUIRED_UIDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
@@ -142,8 +134,8 @@ def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> d
         return _reject(row, "empty_file", "file has zero bytes")
     row["sha256"] = hashlib.sha256(data).hexdigest()
     try:
-        ds, end, last_end, has_meta = _parse(data, fh)
-    except _NotDicom as exc:
+        ds, end, last_end, has_meta = parse_header(data, fh, SPECIFIC_TAGS, _has_identifiers)
+    except NotDicom as exc:
         return _reject(row, "not_dicom", str(exc))
     except (EOFError, struct.error, zlib.error) as exc:
         return _reject(row, "truncated", f"header ends early ({type(exc).__name__})")
@@ -153,17 +145,16 @@ def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> d
     meta = getattr(ds, "file_meta", None)
     ts = _safe(lambda: meta.get("TransferSyntaxUID")) if meta is not None else None
     row["transfer_syntax"] = str(ts) if ts else None
-    media_class = _safe(lambda: meta.get("MediaStorageSOPClassUID")) if meta is not None else None
-    if str(media_class or "") == MEDIA_DIRECTORY_SOP_CLASS or FILE_SET_ID in ds or DIRECTORY_RECORDS in ds:
+    if is_dicomdir(ds):
         return _reject(row, "dicomdir", "DICOM media directory (DICOMDIR): an index, not an instance")
     for tag, column, kind in FIELD_TAGS:
         row[column] = _value(ds, tag, kind)
 
     if ts == DeflatedExplicitVRLittleEndian:
-        pixel = _deflated_pixel_extent(data)
+        pixel = deflated_pixel_extent(data)
     else:
         implicit, little = ds.original_encoding
-        pixel = _pixel_extent(data, end, last_end, bool(implicit), little is not False)
+        pixel = pixel_extent(data, end, last_end, bool(implicit), little is not False)
     if pixel.get("truncated"):
         return _reject(row, "truncated", pixel["truncated"])
     row.update({k: v for k, v in pixel.items() if k not in ("truncated", "pixel_data_end")})
@@ -177,143 +168,9 @@ def _read_bytes(row: dict[str, Any], data: bytes | mmap.mmap, fh: BinaryIO) -> d
     return row
 
 
-class _NotDicom(Exception):
-    """The bytes do not parse as a DICOM dataset, even with ``force=True``."""
-
-
-class _ElementEnds:
-    """``stop_when`` for pydicom: stop at the pixel data, and remember where the last top-level
-    value ended, so a file that stops inside an element header is seen as truncated."""
-
-    def __init__(self, buf: BinaryIO):
-        self.buf = buf
-        self.last_end: int | None = 0
-
-    def __call__(self, tag: int, vr: str | None, length: int) -> bool:
-        if tag in PIXEL_TAG_INTS:
-            return True
-        self.last_end = None if length == UNDEFINED else self.buf.tell() + length
-        return False
-
-
-def _parse(data: bytes | mmap.mmap, fh: BinaryIO) -> tuple[pydicom.Dataset, int, int | None, bool]:
-    """Parse the header (``dcmread(stop_before_pixels=True)``, ``force=True`` as fallback).
-
-    Returns the dataset, the offset where parsing stopped, where the last value before it ended,
-    and whether the file had a preamble and file meta. Small files are parsed from the bytes
-    already read (no second read); memory-mapped large ones from the open file.
-    """
-
-    def source() -> BinaryIO:
-        if isinstance(data, bytes):
-            return io.BytesIO(data)
-        fh.seek(0)
-        return fh
-
-    buf = source()
-    ends = _ElementEnds(buf)
-    try:
-        ds = read_partial(buf, stop_when=ends, specific_tags=SPECIFIC_TAGS)
-        return ds, buf.tell(), ends.last_end, True
-    except InvalidDicomError:
-        pass
-    # No preamble/DICM prefix: files written without file meta (e.g. straight from a modality).
-    buf = source()
-    ends = _ElementEnds(buf)
-    try:
-        ds = read_partial(buf, stop_when=ends, force=True, specific_tags=SPECIFIC_TAGS)
-    except Exception as exc:
-        raise _NotDicom(f"no DICOM preamble and not a raw DICOM dataset ({type(exc).__name__})") from None
-    # A forced parse of arbitrary bytes "succeeds" with junk elements: demand identifying UIDs.
-    if not any(_value(ds, TAG_OF[k], "code") for k in ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID")):
-        raise _NotDicom("no DICOM preamble and no DICOM identifiers in the data")
-    return ds, buf.tell(), ends.last_end, False
-
-
-def _pixel_extent(
-    data: bytes | mmap.mmap, pos: int, last_end: int | None, implicit: bool, little: bool
-) -> dict[str, Any]:
-    """Locate the pixel data element that parsing stopped at and check it fits in the file."""
-    size = len(data)
-    if pos > size:
-        return {"truncated": f"a header element runs {pos - size} bytes past the end of the file"}
-    if pos == size:
-        if last_end is not None and last_end < size:  # pydicom consumed a partial element header
-            return {"truncated": "file ends inside a data element header"}
-        return {"has_pixel_data": False}
-    e = "<" if little else ">"
-    if pos + 8 > size:
-        return {"truncated": "file ends inside a data element header"}
-    group, elem = struct.unpack_from(e + "HH", data, pos)
-    if (group, elem) not in PIXEL_TAGS:
-        return {"truncated": "file ends inside a data element"}
-    vr = data[pos + 4 : pos + 6]
-    if not implicit and vr.isalpha():
-        if vr in LONG_VRS:
-            if pos + 12 > size:
-                return {"truncated": "file ends inside the pixel data header"}
-            (length,) = struct.unpack_from(e + "L", data, pos + 8)
-            start = pos + 12
-        else:
-            (length,) = struct.unpack_from(e + "H", data, pos + 6)
-            start = pos + 8
-    else:
-        (length,) = struct.unpack_from(e + "L", data, pos + 4)
-        start = pos + 8
-    extent = {"pixel_data_offset": pos}
-    if length != UNDEFINED:
-        if start + length > size:
-            missing = start + length - size
-            return {"truncated": f"pixel data declares {length} bytes; {missing} are missing"}
-        return {**extent, "has_pixel_data": length > 0, "pixel_data_length": length,
-                "pixel_data_end": start + length}
-    # Encapsulated (compressed): walk the item headers, never the fragments' contents.
-    off, fragments = start, 0
-    while True:
-        if off + 8 > size:
-            return {"truncated": "encapsulated pixel data ends before its sequence delimiter"}
-        group, elem = struct.unpack_from(e + "HH", data, off)
-        (item_len,) = struct.unpack_from(e + "L", data, off + 4)
-        if (group, elem) == (0xFFFE, 0xE0DD):
-            off += 8
-            break
-        if (group, elem) != (0xFFFE, 0xE000) or item_len == UNDEFINED:
-            return {"truncated": "encapsulated pixel data is malformed"}
-        off += 8 + item_len
-        if off > size:
-            return {"truncated": "a pixel data fragment runs past the end of the file"}
-        fragments += 1
-    # The first item is the Basic Offset Table; frames follow it.
-    return {**extent, "has_pixel_data": fragments > 1, "pixel_data_length": -1, "pixel_data_end": off}
-
-
-def trailing_bytes(data: bytes) -> int:
-    """How many bytes follow the pixel data element (0 when none, or when it cannot be told).
-
-    Anything after Pixel Data other than a trailing padding or signature element is not part of
-    the dataset: a tool (or a person) appended it, and it may hold anything.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds, end, last_end, _ = _parse(data, io.BytesIO(data))
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
-            return 0
-        implicit, little = ds.original_encoding
-        extent = _pixel_extent(data, end, last_end, bool(implicit), little is not False)
-    except Exception:
-        return 0
-    stop = extent.get("pixel_data_end")
-    return max(0, len(data) - stop) if stop is not None else 0
-
-
-def _deflated_pixel_extent(data: bytes | mmap.mmap) -> dict[str, Any]:
-    """Deflated files hide the pixel element inside the zlib stream: inflate and look (rare)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(io.BytesIO(bytes(data)), specific_tags=["PixelData"], defer_size=64)
-    return {"has_pixel_data": "PixelData" in ds}
+def _has_identifiers(ds: pydicom.Dataset) -> bool:
+    """A forced parse found identifying UIDs (not junk elements of arbitrary bytes)."""
+    return any(_value(ds, TAG_OF[k], "code") for k in ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID"))
 
 
 def _is_image_class(sop_class_uid: str | None) -> bool:

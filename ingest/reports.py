@@ -1,6 +1,6 @@
 """Link a RIS report extract's rows to the ingested studies by accession.
 
-The extract is read by :func:`radcurate.ingest.extract.read_extract` (the one reader ingest, deid
+The extract is read by :func:`radcurate.extract.read_extract` (the one reader ingest, deid
 and mine share): a row it rejects (malformed, undecodable, too large, bad exam date) is a
 quarantine row here too, and the rows around it are kept.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .config import IngestConfig
-from .extract import ExtractError, parse_iso_date, read_extract  # noqa: F401  (re-exported)
+from radcurate.extract import ExtractError, parse_iso_date, read_extract  # noqa: F401  (re-exported)
 
 REQUIRED = ("accession", "report_text")
 OPTIONAL = ("patient_id", "patient_name", "exam_date")
@@ -35,7 +35,7 @@ def read_reports(
     """Rows of the extract at ``path`` with ``study_uid`` added; unlinkable rows quarantined.
 
     ``accession_to_study`` maps an accession to ``(study_uid, patient_id)`` from the DICOM studies.
-    Raises :class:`~radcurate.ingest.extract.ExtractError` when the file cannot be used at all.
+    Raises :class:`~radcurate.extract.ExtractError` when the file cannot be used at all.
     """
     path = Path(path)
     names = {key: config.report_columns.get(key, key) for key in REQUIRED + OPTIONAL}

@@ -32,18 +32,11 @@ from .config import IngestConfig
 from .manifests import drop_duplicate_instances, merge_series, merge_studies
 from .parts import finish_part, hash64, read_part
 from .reports import read_reports
+from .stage import NAME
 from .schemas import INSTANCE_SCHEMA, REPORT_SCHEMA, SERIES_SCHEMA, STUDY_SCHEMA
 from .walk import read_dicomdir, scan_tree
 
-STAGE = "ingest"
 PAIRS = pa.schema([("study_uid", pa.string()), ("series_uid", pa.string())])
-OUTPUTS = (
-    "phi/instances.parquet",
-    "phi/series.parquet",
-    "phi/studies.parquet",
-    "phi/reports.parquet",
-    "phi/annotations.parquet",
-)
 
 
 @dataclass
@@ -136,7 +129,7 @@ def run_ingest(
     write_table(series, phi / "series.parquet", SERIES_SCHEMA)
     write_table(studies, phi / "studies.parquet", STUDY_SCHEMA)
     write_table(pa.Table.from_pylist(report_rows, schema=REPORT_SCHEMA), phi / "reports.parquet")
-    append_quarantine(out / "quarantine.parquet", STAGE, quarantine)
+    append_quarantine(out / "quarantine.parquet", NAME, quarantine)
 
     return IngestSummary(
         files_found=len(relpaths) + len(scan.problems),

@@ -3,24 +3,23 @@
     from radcurate.labeling import weak_labels, export_review, import_review, evaluate_labels
     labels = weak_labels({"labels": ..., "mentions": ..., "reports": ...}, reviewed=None)
 """
-from .aggregate import LABELS_SCHEMA, apply_reviewed, label_with_votes, reviewed_long, weak_labels
-from .config import (CHESTXRAY14, CHEXPERT, DEFAULT_POLICIES, VOCABULARIES, ClassifierConfig,
-                     LabelingConfig, config_for_mined)
-from .evaluate import LabelEvaluation, evaluate_labels
-from .expectations import labels_expectations, value_probability_rule
-from .functions import all_votes, negation_marked_tokens, rule_votes
-from .label_model import DawidSkene
-from .pipeline import build_labels, labels_schema, read_mined, run_labeling
-from .review import (ImportResult, evidence_patterns, export_label_studio, export_review,
-                     export_review_page, import_label_studio, import_review, load_reviewed,
-                     read_reviewed, review_priority, select_for_review)
+from radcurate.lazy import lazy_exports
 
-__all__ = [
-    "LABELS_SCHEMA", "apply_reviewed", "label_with_votes", "reviewed_long", "weak_labels",
-    "CHESTXRAY14", "CHEXPERT", "DEFAULT_POLICIES", "VOCABULARIES", "ClassifierConfig",
-    "LabelingConfig", "LabelEvaluation", "labels_expectations", "evaluate_labels", "all_votes", "negation_marked_tokens",
-    "rule_votes", "DawidSkene", "read_mined", "run_labeling", "build_labels", "labels_schema",
-    "config_for_mined", "value_probability_rule", "ImportResult", "export_review",
-    "import_review", "evidence_patterns", "load_reviewed", "read_reviewed", "review_priority", "select_for_review",
-    "export_label_studio", "export_review_page", "import_label_studio",
-]
+_EXPORTS = {
+    "STAGE": "stage", "OUTPUTS": "stage", "LabelingStageConfig": "stage",
+    "LABELS_SCHEMA": "aggregate", "apply_reviewed": "aggregate", "label_with_votes": "aggregate",
+    "reviewed_long": "aggregate", "weak_labels": "aggregate",
+    "CHESTXRAY14": "config", "CHEXPERT": "config", "DEFAULT_POLICIES": "config", "VOCABULARIES": "config",
+    "ClassifierConfig": "config", "LabelingConfig": "config", "config_for_mined": "config",
+    "LabelEvaluation": "evaluate", "evaluate_labels": "evaluate",
+    "labels_expectations": "checks", "value_probability_rule": "checks",
+    "all_votes": "functions", "negation_marked_tokens": "functions", "rule_votes": "functions",
+    "DawidSkene": "label_model",
+    "build_labels": "build", "labels_schema": "build", "read_mined": "build", "run_labeling": "build",
+    "ImportResult": "review", "evidence_patterns": "review", "export_label_studio": "review",
+    "export_review": "review", "export_review_page": "review", "import_label_studio": "review",
+    "import_review": "review", "load_reviewed": "review", "read_reviewed": "review",
+    "review_priority": "review", "select_for_review": "review",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

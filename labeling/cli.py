@@ -92,7 +92,7 @@ def _fail(msg: str) -> int:
 
 
 def _export(args) -> int:
-    from .pipeline import read_mined
+    from .build import read_mined
     from .review import export_label_studio, export_review, export_review_page, load_reviewed
 
     if args.n <= 0:
@@ -130,7 +130,7 @@ def _export(args) -> int:
 
 def _import(args) -> int:
     from .functions import normalize_mined, report_ids
-    from .pipeline import read_mined
+    from .build import read_mined
     from .review import import_label_studio, import_review
 
     known = None
@@ -185,7 +185,7 @@ def _eval(args) -> int:
 
 
 def _label(args) -> int:
-    from .pipeline import run_labeling
+    from .build import run_labeling
 
     try:
         summary = run_labeling(args.mined, args.out, reviewed=args.reviewed)
@@ -196,3 +196,29 @@ def _label(args) -> int:
           f"{summary['negative']} negative, {summary['uncertain']} uncertain, "
           f"{summary['not_mentioned']} not mentioned -> {summary['labels']}")
     return 0
+
+
+# --- the label-model half of `radcurate mine --reviewed` (composed by the command line root) -----
+
+
+def add_reviewed_argument(p) -> None:
+    p.add_argument("--reviewed", default=None, metavar="FILE",
+                   help="human-reviewed labels, wide layout (report_id + one column per finding, 1/0/-1/blank)")
+
+
+def reviewed_labeler(path: str):
+    """A labeler for ``radcurate mine``: mined tables (keyed by report_id) -> (labels from the
+    label model with ``path``'s reviewed labels kept, their schema). The file is read now, so a
+    bad one fails before any mining (``OSError``/``ValueError``)."""
+    from .aggregate import LABELS_SCHEMA
+    from .build import build_labels
+    from .review import read_reviewed
+
+    reviewed = read_reviewed(path)
+
+    def label(mined):
+        labels = build_labels(dict(mined), reviewed)
+        print(f"{reviewed['report_id'].nunique()} reviewed reports kept")
+        return labels, LABELS_SCHEMA
+
+    return label

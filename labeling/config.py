@@ -4,11 +4,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from radcurate.vocabulary import BUILTIN, CHESTXRAY14, CHEXPERT, Vocabularies, registry  # noqa: F401
+from radcurate.vocabulary import (BUILTIN, CHESTXRAY14, CHEXPERT, UNCERTAINTY_POLICIES, Vocabularies,  # noqa: F401
+                                  registry)
 
 VOCABULARIES = BUILTIN  # the built-in vocabularies (name -> findings); a site's join per config
 
-POLICIES = ("u_ones", "u_zeros", "u_ignore")
+POLICIES = UNCERTAINTY_POLICIES
 
 # What to do with an uncertain label, per finding. CheXpert (Irvin et al., AAAI 2019, Table 3)
 # found mapping uncertain to positive best for Atelectasis and Edema, and to negative (or a

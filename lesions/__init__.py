@@ -7,12 +7,15 @@ with endpoints, diameters, box, weak mask and the linked report measurement) and
 ``curated/recist_images.parquet`` (RECIST from annotation diameters, compared with the text's).
 """
 
-from .masks import box_of, ellipse_mask, grabcut_mask
-from .read import Cross, read_crosses
-from .recist import RECIST_IMAGES_SCHEMA, recist_from_annotations
-from .stage import OUTPUTS, STAGE, LesionsConfig, run_lesions
-from .table import LESIONS_SCHEMA, LinkConfig, link
+from radcurate.lazy import lazy_exports
 
-__all__ = ["Cross", "LESIONS_SCHEMA", "LesionsConfig", "LinkConfig", "OUTPUTS", "RECIST_IMAGES_SCHEMA", "STAGE",
-           "box_of", "ellipse_mask", "grabcut_mask", "link", "read_crosses", "recist_from_annotations",
-           "run_lesions"]
+_EXPORTS = {
+    "STAGE": "stage", "OUTPUTS": "stage", "LesionsConfig": "config",
+    "box_of": "masks", "ellipse_mask": "masks", "grabcut_mask": "masks",
+    "Cross": "read", "read_crosses": "read",
+    "RECIST_IMAGES_SCHEMA": "recist", "recist_from_annotations": "recist",
+    "run_lesions": "run",
+    "LESIONS_SCHEMA": "table", "LinkConfig": "table", "link": "table",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,7 +8,6 @@ and `quarantine` (reports that could not be mined).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,7 @@ from .labels import report_labels
 from .lexicon import DEFAULT_LEXICON
 from .sections import compose_report
 
-STAGE = "nlp"
+from .stage import NAME
 # start/end index the report text as mined: with several text columns, the non-empty columns joined by
 # a blank line, in the order given; `sentence` repeats the sentence so each row explains itself.
 MENTION_COLUMNS = ("report_id", "section", "sentence_index", "start", "end", "text", "sentence", "finding",
@@ -177,26 +176,12 @@ def concat_mined(parts: list[MinedReports]) -> MinedReports:
     )
 
 
-def _compute_on(client, tasks: list, progress: bool) -> list:
-    from distributed import as_completed
-
-    futures = client.compute(tasks)
-    if progress:
-        from tqdm import tqdm
-
-        for _ in tqdm(as_completed(futures), total=len(futures), unit="partition", desc="mining"):
-            pass
-    return client.gather(futures)
-
-
 def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[str],
                      config: MinerConfig = MinerConfig(), partitions: int = 1, scheduler=None,
                      progress: bool = True) -> MinedReports:
-    """Mine a large extract as Dask tasks, one per partition (local processes, or a cluster).
-
-    `scheduler` is a scheduler address (``tcp://HOST:PORT``), a running ``distributed.Client``
-    (the pipeline runner's), or None for local worker processes (one per partition, at most one
-    per core). Clients come from :func:`radcurate.cluster.open_client`, as in every other stage.
+    """Mine a large extract in partitions: Dask tasks on ``scheduler`` (a ``distributed.Client``
+    from :func:`radcurate.cluster.open_client`, the one client of the command or run), or one
+    after the other in this process when it is None.
 
     Duplicate report ids are settled before splitting so each report lands in exactly one partition.
     """
@@ -209,17 +194,10 @@ def mine_partitioned(reports: pd.DataFrame, id_column: str, text_columns: list[s
     first, dups = reports[~dup], reports[dup]
     size = math.ceil(len(first) / partitions)
     chunks = [first.iloc[i:i + size] for i in range(0, len(first), size)]
-    import dask
+    from radcurate.cluster import run_tasks
 
-    tasks = [dask.delayed(mine_partition)(c, id_column, text_columns, config) for c in chunks]
-    if scheduler is not None and not isinstance(scheduler, str):  # a running distributed Client
-        parts = _compute_on(scheduler, tasks, progress)
-    else:
-        from radcurate.cluster import open_client
-
-        workers = None if scheduler else min(len(chunks), os.cpu_count() or 1)
-        with open_client(scheduler or None, workers) as client:
-            parts = _compute_on(client, tasks, progress)
+    parts = run_tasks(mine_partition, chunks, client=scheduler, name="mining partition", progress=progress,
+                      id_column=id_column, text_columns=text_columns, config=config)
     mined = concat_mined(list(parts))
     if len(dups):
         extra = [{"source": str(r).strip(), "reason": "duplicate_report_id",
@@ -237,6 +215,6 @@ def write_mined(mined: MinedReports, out_dir: str | Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = {"labels": write_table(mined.labels, out / "labels.parquet"),
                "mentions": write_table(mined.mentions, out / "mentions.parquet")}
-    written["quarantine"] = append_quarantine(out / "quarantine.parquet", STAGE,
+    written["quarantine"] = append_quarantine(out / "quarantine.parquet", NAME,
                                               mined.quarantine.to_dict("records"))
     return written

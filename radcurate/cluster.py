@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from typing import Any, Iterator
@@ -149,8 +150,8 @@ def _address_arg(text: str) -> str:
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser, *, default_workers: int | None = None) -> None:
-    """``--scheduler ADDR``, ``--workers N`` and ``--worker-timeout S``, the same on every command
-    that runs on Dask (validated here: a bad value is a usage error, exit 2)."""
+    """``--scheduler ADDR``, ``--workers N``, ``--worker-timeout S`` and ``--no-progress``, the same
+    on every command that runs on Dask (validated here: a bad value is a usage error, exit 2)."""
     parser.add_argument("--scheduler", metavar="ADDR", type=_address_arg,
                         help="existing Dask scheduler, tcp://HOST:PORT")
     default = "one per core" if default_workers is None else f"{default_workers}"
@@ -165,6 +166,13 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, default_workers: i
         "--worker-timeout", type=_seconds_arg, default=DEFAULT_WORKER_TIMEOUT, metavar="S",
         help=f"fail when the cluster has no worker for S seconds (default: {DEFAULT_WORKER_TIMEOUT:g})",
     )
+    parser.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars (they are shown only on a terminal anyway)")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars: unless ``--no-progress``, and only when stderr is a terminal."""
+    return bool(getattr(args, "progress", True)) and sys.stderr.isatty()
 
 
 def worker_count(client: Any) -> int:

@@ -1,12 +1,17 @@
-"""Config dataclasses from config-file sections: the one place unknown keys are refused.
+"""Config dataclasses from config-file sections, and the one reader of settings files.
 
 Every stage's typed config (``IngestConfig``, ``ImagesConfig``, ``LowDoseConfig``, ...) is built from a
-plain mapping by :func:`dataclass_from`; the run-level pydantic check (``dags/config.py``) sits on top.
+plain mapping by :func:`dataclass_from`, the one place unknown keys are refused; the run-level
+pydantic check (``dags/config.py``) sits on top. :func:`read_settings_file` reads the YAML/JSON files
+that ``radcurate run --config`` and the stages' own commands take.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 T = TypeVar("T")
@@ -32,3 +37,25 @@ def dataclass_from(cls: type[T], section: Mapping[str, Any] | None, what: str = 
         whose = f"{what} " if what else ""
         raise ValueError(f"unknown {whose}setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in section.items()})
+
+
+def read_settings_file(path: str | os.PathLike) -> Any:
+    """The contents of a YAML or JSON settings file (``.json`` is JSON, anything else YAML; an
+    empty YAML file is ``{}``). An unreadable or malformed file is a ``ValueError`` that says
+    which, never a traceback; the caller checks the shape."""
+    path = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path} ({type(exc).__name__})") from None
+    if path.endswith(".json"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError("not valid JSON") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML ({type(exc).__name__})") from None

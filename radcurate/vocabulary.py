@@ -23,6 +23,13 @@ CHEXPERT = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Le
             "Fracture", "Support Devices")
 # Findings derived from the others rather than from mentions of their own.
 DERIVED = {"chestxray14": (NORMAL,), "chexpert": ("No Finding",)}
+# What an uncertain label (-1) becomes when a model trains on it: CheXpert's U-Ones, U-Zeros and
+# U-Ignore (Irvin et al. 2019). The labeling stage records one per label (``policy``); training
+# may override it per finding.
+U_ONES, U_ZEROS, U_IGNORE = "u_ones", "u_zeros", "u_ignore"
+UNCERTAINTY_POLICIES = (U_ONES, U_ZEROS, U_IGNORE)
+# The loader may also train on the label model's probability itself (a soft target).
+SOFT_POLICY = "probability"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
+from radcurate.settings import dataclass_from
+
 from .gan_patches import CLASSES, PatchConfig, extract_patches, to_hu
 
 GENERATOR = "radcurate.acgan/1"
@@ -55,14 +57,10 @@ class GanConfig:
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> "GanConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(section) - names)
-        if unknown:
-            raise ValueError(f"unknown gan setting(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
-        if isinstance(kw.get("patches"), Mapping):
-            kw["patches"] = PatchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in kw["patches"].items()})
-        cfg = cls(**kw)
+        section = dict(section)
+        if isinstance(section.get("patches"), Mapping):
+            section["patches"] = dataclass_from(PatchConfig, section["patches"], "gan patch")
+        cfg = dataclass_from(cls, section, "gan")
         if cfg.steps < 1 or cfg.batch_size < 2 or cfg.samples_per_class < 0:
             raise ValueError("gan needs steps >= 1, batch_size >= 2, samples_per_class >= 0")
         return cfg

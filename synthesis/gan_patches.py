@@ -26,6 +26,8 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 
+from radcurate.splits import patients_in
+
 CLASSES = ("no_lesion", "nodule", "mass")
 MASS_MM = 30.0
 
@@ -59,11 +61,7 @@ def class_of(finding, long_axis_mm) -> str:
 
 
 def split_patients(curated: Path, splits: tuple[str, ...]) -> set[str]:
-    path = Path(curated) / "splits.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: patches need the patient splits (radcurate images)")
-    s = pq.read_table(path, columns=["patient_key", "split"]).to_pandas()
-    return set(s.loc[s["split"].isin(splits), "patient_key"].astype(str))
+    return patients_in(curated, splits, why="patches need the patient splits")
 
 
 def to_unit(hu: np.ndarray | torch.Tensor, window: tuple[float, float]):
@@ -96,7 +94,7 @@ def cut(img: np.ndarray, center_rc: tuple[float, float], spacing: tuple[float, f
 
 
 def _images(curated: Path, patients: set[str]) -> pd.DataFrame:
-    from radcurate.training.data import read_images
+    from radcurate.images_table import read_images
 
     cols = ["instance_key", "series_key", "study_key", "patient_key", "frame_index", "modality", "preprocessing",
             "pixel_spacing_row", "pixel_spacing_col", "slice_position", "dtype", "shape", "pixels"]
@@ -109,7 +107,7 @@ def _images(curated: Path, patients: set[str]) -> pd.DataFrame:
 
 
 def _decode(r) -> np.ndarray:
-    from radcurate.training.data import decode_pixels
+    from radcurate.images_table import decode_pixels
 
     return decode_pixels(r["pixels"], list(r["shape"]), r["dtype"])
 

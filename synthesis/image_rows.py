@@ -1,6 +1,6 @@
 """Reading curated image rows and writing synthetic ones, in the images table's pixel encoding.
 
-``curated/images/`` is read with :mod:`radcurate.training.data` (the table's own codec).
+``curated/images/`` is read with :mod:`radcurate.images_table` (the table's own codec).
 ``curated/synthetic/<kind>/`` uses the same encoding plus provenance columns (generator,
 parameters JSON, parent keys, seed). Part files hold one pixel size each (a fixed-size binary column
 has one width), zstd-compressed, committed in one swap. numpy, pandas and pyarrow only.
@@ -17,28 +17,29 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from radcurate.splits import patients_in
 from radcurate.tables import commit_table, staging_folder, table_parts, write_part
 
 KEYS = ["instance_key", "series_key", "study_key", "patient_key"]
 
 
 def decode(buf: bytes, shape: Sequence[int], dtype: str) -> np.ndarray:
-    """The array stored in one ``pixels`` cell (:func:`radcurate.training.data.decode_pixels`)."""
-    from radcurate.training.data import decode_pixels
+    """The array stored in one ``pixels`` cell (:func:`radcurate.images_table.decode_pixels`)."""
+    from radcurate.images_table import decode_pixels
 
     return decode_pixels(buf, shape, dtype)
 
 
 def encode(arr: np.ndarray) -> bytes:
     """C-order little-endian bytes of ``arr`` (the ``pixels`` encoding)."""
-    from radcurate.training.data import encode_pixels
+    from radcurate.images_table import encode_pixels
 
     return encode_pixels(arr)[0]
 
 
 def read_image_rows(curated: Path, modalities: Iterable[str], columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Native-resolution rows of ``curated/images/`` of the given modalities (pixels as bytes)."""
-    from radcurate.training.data import read_images
+    from radcurate.images_table import read_images
 
     folder = Path(curated) / "images"
     if not folder.exists():
@@ -50,12 +51,8 @@ def read_image_rows(curated: Path, modalities: Iterable[str], columns: Sequence[
 
 
 def training_patients(curated: Path) -> set[str]:
-    """Patient keys in the training split (``curated/splits.parquet``)."""
-    path = Path(curated) / "splits.parquet"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: synthetic data needs the patient splits (issue 11's images stage)")
-    splits = pq.read_table(path, columns=["patient_key", "split"]).to_pandas()
-    return set(splits.loc[splits["split"] == "train", "patient_key"].astype(str))
+    """Patient keys in the training split (``curated/splits.parquet``, leak-checked)."""
+    return patients_in(curated, ("train",), why="synthetic data needs the patient splits")
 
 
 def write_parts(df: pd.DataFrame, folder: Path, schema: pa.Schema, pixel_columns: Sequence[str],

@@ -161,7 +161,7 @@ def run_lowdose(curated: str | Path, config: LowDoseConfig = LowDoseConfig(),
     return summary
 
 
-def run_lesions(curated: str | Path, config: LesionConfig = LesionConfig(),
+def run_lesion_insertion(curated: str | Path, config: LesionConfig = LesionConfig(),
                 progress: Callable[[int], None] | None = None) -> SynthesisSummary:
     """One modelled lesion inserted into each selected training-split CT slice or radiograph."""
     import time

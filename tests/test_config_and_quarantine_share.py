@@ -14,7 +14,8 @@ import pydicom.data
 import pytest
 from radcurate.dags import commands
 from radcurate.dags.config import ConfigError, validate_config
-from radcurate.dags.pipeline import PIPELINE, Stage
+from radcurate.dags.pipeline import PIPELINE
+from radcurate.stage import Stage
 from radcurate.dags.runner import run_pipeline
 
 PYDICOM_DATA = Path(pydicom.data.__file__).parent

@@ -11,7 +11,7 @@ import pydicom
 import pydicom.data
 import pytest
 
-from radcurate.dags.deid_command import ingest_then_deid
+from radcurate.dags.chained_commands import ingest_then_deid
 from radcurate.deid import DeidConfig, Keyer, deidentify_file
 
 DATA = Path(os.path.dirname(pydicom.data.__file__))

@@ -209,7 +209,7 @@ def test_broken_report_rows_of_an_export_are_quarantined_and_the_rest_go_on(synt
 def test_reports_link_to_the_deidentified_images_of_the_same_export(synth_export, tmp_path):
     """Through the whole deid stage: each curated report finds its image study by study_key, with
     the same patient_key and the same shifted study date, and no RIS value is left in the text."""
-    from radcurate.dags.deid_command import ingest_then_deid
+    from radcurate.dags.chained_commands import ingest_then_deid
     from radcurate.deid import DeidConfig
 
     out = tmp_path / "out"

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 
 from radcurate.dags.cli import main as radcurate
-from radcurate.dags.deid_command import ingest_then_deid
+from radcurate.dags.chained_commands import ingest_then_deid
 from radcurate.deid import DeidConfig, Keyer, run_deid
 from radcurate.deid.dicom import accession_key
 from radcurate.deid.verify import burned_in_scores, find_leaks

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from radcurate.dags.cli import main as radcurate
-from radcurate.dags.pipeline import PIPELINE, Stage
+from radcurate.dags.pipeline import PIPELINE
+from radcurate.stage import Stage
 from radcurate.dags.runner import input_fingerprint, run_pipeline, run_stage
 from radcurate.outlock import OutputLocked, lock_output
 from radcurate.tables import write_table
@@ -59,8 +60,9 @@ def test_a_new_review_batch_an_edited_lexicon_or_a_new_secret_changes_the_finger
     for key, byte in ((one, b"1"), (two, b"2")):
         key.write_bytes(byte * 64)
         key.chmod(0o600)
-    fp_one = input_fingerprint(deid, {}, tmp_path, {"secret_file": str(one)})
-    assert input_fingerprint(deid, {}, tmp_path, {"secret_file": str(two)}) != fp_one
+    out = tmp_path / "out"  # the secrets live outside OUT, as de-id demands
+    fp_one = input_fingerprint(deid, {}, out, {"secret_file": str(one)})
+    assert input_fingerprint(deid, {}, out, {"secret_file": str(two)}) != fp_one
     assert b"1" * 32 not in fp_one.encode()  # the secret itself is never part of it
 
 
@@ -78,7 +80,7 @@ def test_a_second_run_on_the_same_out_is_refused_with_a_clear_message(tmp_path, 
 
 
 def test_config_paths_are_relative_to_the_config_file_and_a_missing_lexicon_fails_first(tmp_path, capsys):
-    from radcurate.dags.commands import load_config
+    from radcurate.dags.config import load_config
 
     conf_dir = tmp_path / "project"
     conf_dir.mkdir()

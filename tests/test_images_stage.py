@@ -17,10 +17,10 @@ import pytest
 from pydicom.pixels import apply_modality_lut
 
 from radcurate.dags.commands import format_summary
-from radcurate.dags.expectations import validate
-from radcurate.dags.images_stages import images_suites
+from radcurate.checks import validate
+from radcurate.images.checks import images_suites
 from radcurate.images import ImagesConfig, run_images
-from radcurate.training.data import decode_pixels, read_images
+from radcurate.images_table import decode_pixels, read_images
 
 PYDICOM_DATA = Path(os.path.dirname(pydicom.data.__file__))
 SMALL_PARTS = {"row_group_mb": 0.25, "part_mb": 1.0, "task_mb": 2.0}  # many row groups, parts, tasks

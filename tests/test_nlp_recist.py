@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from radcurate.nlp.extras import mine_extras
+from radcurate.nlp.report_tables import mine_report_tables
 from radcurate.nlp.measurements import measurements_table
 from radcurate.nlp.recist import RECIST_SCHEMA, recist_table, states_resolution
 
@@ -68,7 +68,7 @@ def test_resolution_of_every_lesion_is_complete_response():
         "0.8 cm in short axis, previously 1.7 cm.",
         "FINDINGS: Previously seen left lower lobe nodule has resolved. Lungs are clear.",
     )
-    rows = mine_extras(reports, "report_id", "text", patient_column="patient_id", date_column="study_date",
+    rows = mine_report_tables(reports, "report_id", "text", patient_column="patient_id", date_column="study_date",
                        topics=False)["recist"]
     assert list(rows["response"]) == ["BASELINE", "CR", "CR"]
     assert states_resolution(reports["text"].iloc[2]) and not states_resolution(reports["text"].iloc[0])
@@ -100,7 +100,7 @@ def test_responses_match_the_phantom_truth(synth_export):
     reports = reports.merge(studies, on="accession")
     assert truth["response"].nunique() >= 3
     for modality in ("modality", None):
-        rows = mine_extras(reports, "accession", "report_text", patient_column="patient_id",
+        rows = mine_report_tables(reports, "accession", "report_text", patient_column="patient_id",
                            date_column="exam_date", modality_column=modality, topics=False)["recist"]
         pa.Table.from_pandas(rows, schema=RECIST_SCHEMA, preserve_index=False)
         got = rows.set_index("report_id")
@@ -122,7 +122,7 @@ def handwritten_responses() -> pd.DataFrame:
     reports = pd.DataFrame([{"report_id": f"{p['id']}-{i}", "patient_id": p["id"],
                              "study_date": f"{2020 + i}-03-01", "text": text}
                             for p in SERIES for i, text in enumerate(p["reports"])])
-    return mine_extras(reports, "report_id", "text", patient_column="patient_id", date_column="study_date",
+    return mine_report_tables(reports, "report_id", "text", patient_column="patient_id", date_column="study_date",
                        topics=False)["recist"]
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radcurate.nlp.extras import mine_extras, topic_text
+from radcurate.nlp.report_tables import mine_report_tables, topic_text
 from radcurate.nlp.topics import TopicConfig, TopicModel, fit_topics, tokenize
 
 # 400 OpenI chest radiograph reports (already de-identified by their publisher), committed with the tests.
@@ -71,23 +71,23 @@ def test_a_saved_model_infers_the_same_topics_for_new_reports(model, reports, tm
         TopicModel.load(tmp_path / "nothing_here")
 
 
-def test_mine_extras_reads_findings_and_impression_and_reuses_a_saved_model(reports, tmp_path):
+def test_mine_report_tables_reads_findings_and_impression_and_reuses_a_saved_model(reports, tmp_path):
     table = pd.DataFrame({"rid": reports.index[:120],
                           "text": "INDICATION: chest pain.\nFINDINGS: " + reports.iloc[:120].to_numpy()})
     assert topic_text("INDICATION: cough.\nFINDINGS: Clear lungs.\nIMPRESSION: Normal.") == "Clear lungs.\nNormal."
-    from radcurate.nlp.extras import ExtrasConfig
-    cfg = ExtrasConfig(topics=TopicConfig(num_topics_grid=(4,), passes=2, iterations=30))
-    first = mine_extras(table, "rid", "text", topics=True, topic_model_dir=tmp_path / "tm", config=cfg)
+    from radcurate.nlp.report_tables import ReportTablesConfig
+    cfg = ReportTablesConfig(topics=TopicConfig(num_topics_grid=(4,), passes=2, iterations=30))
+    first = mine_report_tables(table, "rid", "text", topics=True, topic_model_dir=tmp_path / "tm", config=cfg)
     assert (tmp_path / "tm" / "config.json").exists()
     assert set(first) == {"measurements", "topics", "topic_terms"}
     assert first["topic_terms"]["topic"].nunique() == 4
-    second = mine_extras(table.iloc[:10], "rid", "text", topic_model_dir=tmp_path / "tm", config=cfg)
+    second = mine_report_tables(table.iloc[:10], "rid", "text", topic_model_dir=tmp_path / "tm", config=cfg)
     assert second["topic_terms"].equals(first["topic_terms"])  # inferred with the saved model, not refit
 
 
 def test_too_little_text_gives_empty_topic_tables_not_a_crash():
     table = pd.DataFrame({"rid": ["a", "b"], "text": ["FINDINGS: Normal.", None]})
-    out = mine_extras(table, "rid", "text", topics=True)
+    out = mine_report_tables(table, "rid", "text", topics=True)
     assert out["topics"].empty and out["topic_terms"].empty
     assert list(out["topics"].columns) == ["report_id", "mixture", "dominant_topic", "dominant_weight"]
     with pytest.raises(ValueError, match="too little text"):

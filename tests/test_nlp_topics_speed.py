@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from radcurate.dags.cli import main as cli
-from radcurate.nlp.extras import ExtrasConfig, mine_extras
+from radcurate.nlp.report_tables import ReportTablesConfig, mine_report_tables
 from radcurate.nlp.topics import TopicConfig
 
 PARTS = [
@@ -27,13 +27,13 @@ def corpus() -> pd.DataFrame:
 
 def test_topics_fit_on_a_sample_and_are_inferred_for_every_report_in_any_partition(tmp_path):
     reports = corpus()
-    cfg = ExtrasConfig(topics=TopicConfig(num_topics_grid=(4,), passes=2, iterations=30, fit_sample=60))
-    one = mine_extras(reports, "report_id", "text", topic_model_dir=tmp_path / "tm", config=cfg)
+    cfg = ReportTablesConfig(topics=TopicConfig(num_topics_grid=(4,), passes=2, iterations=30, fit_sample=60))
+    one = mine_report_tables(reports, "report_id", "text", topic_model_dir=tmp_path / "tm", config=cfg)
     assert len(one["topics"]) == len(reports) and one["topic_terms"]["topic"].nunique() == 4
     from distributed import Client
 
     with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
-        split = mine_extras(reports, "report_id", "text", topic_model_dir=tmp_path / "tm", config=cfg,
+        split = mine_report_tables(reports, "report_id", "text", topic_model_dir=tmp_path / "tm", config=cfg,
                             partitions=3, scheduler=client)
     # the same reports get the same mixtures whichever partition (Dask task) inferred them
     a = np.stack(one["topics"].sort_values("report_id")["mixture"].to_numpy())

@@ -15,7 +15,7 @@ import pytest
 
 from radcurate import tables
 from radcurate.deid import DeidConfig, run_deid
-from radcurate.deid.stage import deid_part, plan_tasks
+from radcurate.deid.run import deid_part, plan_tasks
 from radcurate.deid.keys import Keyer
 from radcurate.ingest import IngestConfig, run_ingest
 

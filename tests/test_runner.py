@@ -19,8 +19,11 @@ import pydicom
 import pydicom.data
 import pytest
 from radcurate.dags import commands
-from radcurate.dags.expectations import Expectation, TableSuite, ingest_suites
-from radcurate.dags.pipeline import PIPELINE, Stage, ingest_stage, ordered
+from radcurate.checks import Expectation, TableSuite
+from radcurate.dags.pipeline import PIPELINE, ordered
+from radcurate.ingest.checks import ingest_suites
+from radcurate.ingest.stage import ingest_stage
+from radcurate.stage import Stage
 from radcurate.dags.runner import read_state, run_pipeline, write_state
 
 from radcurate.tables import read_table, write_table

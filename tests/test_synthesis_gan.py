@@ -15,7 +15,7 @@ import pytest
 from radcurate.dags.cli import main
 from radcurate.synthesis.gan_patches import CLASSES, extract_patches
 from radcurate.synthesis.phantom import LUNG_CENTER_Z, Phantom, render
-from radcurate.training.data import decode_pixels, encode_pixels, images_schema
+from radcurate.images_table import decode_pixels, encode_pixels, images_schema
 
 SPLIT = {"p-train-1": "train", "p-train-2": "train", "p-train-3": "train", "p-val": "val", "p-test": "test"}
 SLICES = 8
@@ -105,7 +105,7 @@ def test_gan_trains_resumes_samples_with_provenance_and_conditioning(curated, ca
 
     # conditioning: a classifier trained on the real training patches (classic augmentation, so that
     # it is not thrown by the generator's texture) recognises the requested class
-    from radcurate.synthesis.gan_eval import ClassifierConfig, predict, train_classifier
+    from radcurate.training.gan_eval import ClassifierConfig, predict, train_classifier
     from radcurate.synthesis.gan_patches import PatchConfig, to_unit
 
     x, meta = extract_patches(curated)

@@ -14,7 +14,7 @@ import pytest
 from radcurate.dags.cli import main
 from radcurate.synthesis.phantom import LUNG_CENTER_Z, Phantom, render
 from radcurate.synthesis.projection import project
-from radcurate.training.data import decode_pixels, encode_pixels, images_schema
+from radcurate.images_table import decode_pixels, encode_pixels, images_schema
 
 SPLIT = {"p-train-1": "train", "p-train-2": "train", "p-val": "val", "p-test": "test"}
 
@@ -105,8 +105,8 @@ def test_lesions_into_training_ct_and_radiographs(curated, capsys):
 
 
 def test_the_expectation_catches_a_val_patient_among_synthetic_rows(curated):
-    from radcurate.dags.expectations import validate
-    from radcurate.dags.synthesis_stages import synthesis_suites
+    from radcurate.checks import validate
+    from radcurate.synthesis.checks import synthesis_suites
 
     assert main(["synthesize", "lowdose", "--curated", str(curated), "--views", "60", "--max-parents", "1"]) == 0
     part = sorted((curated / "synthetic" / "lowdose").glob("part-*.parquet"))[0]
@@ -125,7 +125,7 @@ def test_bad_usage_exits_2(tmp_path, curated, capsys):
 
 
 def test_pipeline_runs_synthesis_stages_only_when_configured(tmp_path):
-    from radcurate.dags.commands import load_config
+    from radcurate.dags.config import load_config
     from radcurate.dags.pipeline import PIPELINE, active
 
     assert not any(s.name.startswith("synthesize") for s in active(PIPELINE, {}))

@@ -27,7 +27,8 @@ from radcurate.training import metrics as M
 from radcurate.training.config import ClassifyConfig, TrainConfig
 from radcurate.training.engine import train
 from radcurate.training.losses import masked_bce
-from radcurate.training.samples import SplitLeakError, label_targets
+from radcurate.splits import SplitLeakError
+from radcurate.training.samples import label_targets
 
 RADCURATE = [sys.executable, "-m", "radcurate.dags.cli"]
 SMALL = ["--small", "--image-size", "32", "--batch-size", "8", "--device", "cpu"]

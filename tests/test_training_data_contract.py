@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from radcurate.training.data import (
+from radcurate.images_table import (
     IMAGE_COLUMNS,
     decode_pixels,
     encode_pixels,

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from radcurate.training.data import CuratedImages, collate, make_loader, read_images, series_volume
+from radcurate.images_table import read_images
+from radcurate.training.loader import CuratedImages, collate, make_loader, series_volume
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +69,10 @@ def test_labels_follow_the_chosen_policy(curated):
             out[s["study_key"]] = (float(s["label"][0]), bool(s["label_mask"][0]))
         return out
 
-    for policy, want in (("zeros", (0.0, True)), ("ones", (1.0, True)), ("ignore", (0.0, False)),
+    for policy, want in (("u_zeros", (0.0, True)), ("u_ones", (1.0, True)), ("u_ignore", (0.0, False)),
                          ("probability", (pytest.approx(float(uncertain["probability"])), True))):
         assert targets({findings[0]: policy})[uncertain["study_key"]] == want, policy
-    got = targets("zeros")
+    got = targets("u_zeros")
     same = certain[certain["finding"] == findings[0]]
     for row in same.itertuples():
         if row.study_key in got:

@@ -87,7 +87,9 @@ def build_config(args: argparse.Namespace):
 
 def train_command(args: argparse.Namespace) -> int:
     from .engine import train
-    from .samples import DataError, SplitLeakError
+    from radcurate.splits import SplitLeakError
+
+    from .samples import DataError
 
     try:
         config = build_config(args)

@@ -14,8 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from radcurate.vocabulary import UNCERTAINTY_POLICIES
+
 TASKS = ("classify", "segment", "denoise")
-POLICIES = ("u_ones", "u_zeros", "u_ignore")
+POLICIES = UNCERTAINTY_POLICIES
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from radcurate.version import code_version
+
 from . import losses
 from .config import TrainConfig, config_from_dict
 from .models import build_model
@@ -152,20 +154,6 @@ def _all_sum(t: torch.Tensor, rt: Runtime) -> torch.Tensor:
 
 
 # --- run folder ----------------------------------------------------------------------------------
-
-
-def code_version() -> str:
-    """radcurate's version and, when the source is a git checkout, its commit."""
-    import subprocess
-
-    from radcurate import __version__
-
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
-    return f"{__version__}+{sha}" if sha else __version__
 
 
 def _atomic_json(obj: Any, path: Path) -> None:

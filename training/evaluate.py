@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from radcurate.version import code_version
+
 from . import metrics as M
 from . import plots
-from .engine import code_version, load_model, read_run_config, setup_runtime, predict
+from .engine import load_model, read_run_config, setup_runtime, predict
 from .samples import TaskData, data_version, task_data
 
 

@@ -26,18 +26,14 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .data import image_part_files
+from radcurate.images_table import image_part_files
+from radcurate.vocabulary import BUILTIN, SOFT_POLICY, U_IGNORE, U_ONES, U_ZEROS, UNCERTAINTY_POLICIES
 
-CHESTXRAY14 = ("Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia",
-               "Pneumothorax", "Consolidation", "Edema", "Emphysema", "Fibrosis", "Pleural_Thickening", "Hernia")
-CHEXPERT = ("No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity", "Edema",
-            "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-            "Fracture", "Support Devices")
-# As radcurate.vocabulary (copied: training/ imports no stage): ChestX-ray14 adds the strict "Normal".
-VOCABULARY_FINDINGS = {"chestxray14": CHESTXRAY14 + ("Normal",), "chexpert": CHEXPERT}
+# The built-in vocabularies (ChestX-ray14 with the strict "Normal", CheXpert) of radcurate.vocabulary.
+VOCABULARY_FINDINGS = dict(BUILTIN)
 #: What an uncertain label (-1) becomes: CheXpert's U-Zeros / U-Ones / U-Ignore, or the label model's
 #: probability as a soft target. ``probability`` also replaces certain values by their probability.
-POLICIES = ("zeros", "ones", "ignore", "probability")
+POLICIES = (*UNCERTAINTY_POLICIES, SOFT_POLICY)
 KEY_COLUMNS = ("instance_key", "series_key", "study_key", "patient_key", "frame_index")
 
 
@@ -56,13 +52,13 @@ class _Unit:
 
 
 def label_matrix(labels: pd.DataFrame, studies: Sequence[str], findings: Sequence[str],
-                 policy: str | Mapping[str, str] = "zeros", missing: str = "zeros") -> tuple[np.ndarray, np.ndarray]:
+                 policy: str | Mapping[str, str] = U_ZEROS, missing: str = "zeros") -> tuple[np.ndarray, np.ndarray]:
     """Targets and mask (n_studies, n_findings) from long labels (``study_key, finding, value,
     probability``). ``policy`` per finding or for all (see :data:`POLICIES`); ``missing`` (a
     finding the report did not mention, value null) is ``zeros`` or ``ignore``. A study without
     any label row is masked out entirely."""
     findings = list(findings)
-    pol = {f: (policy.get(f, "zeros") if isinstance(policy, Mapping) else policy) for f in findings}
+    pol = {f: (policy.get(f, U_ZEROS) if isinstance(policy, Mapping) else policy) for f in findings}
     bad = sorted({p for p in pol.values() if p not in POLICIES})
     if bad or missing not in ("zeros", "ignore"):
         raise ValueError(f"unknown label policy {bad or missing}; choose from {POLICIES} (missing: zeros/ignore)")
@@ -86,9 +82,9 @@ def label_matrix(labels: pd.DataFrame, studies: Sequence[str], findings: Sequenc
     known = ~np.isnan(value)
     target = np.where(value == 1, 1.0, 0.0)
     unc = value == -1
-    target = np.where(unc & (p == "ones"), 1.0, target)
-    target = np.where(p == "probability", prob, target)
-    keep = known & ~(unc & (p == "ignore"))
+    target = np.where(unc & (p == U_ONES), 1.0, target)
+    target = np.where(p == SOFT_POLICY, prob, target)
+    keep = known & ~(unc & (p == U_IGNORE))
     y[i[known], j[known]] = target[known]
     m[i[known], j[known]] = keep[known]
     return y, m
@@ -108,7 +104,7 @@ class CuratedImages(IterableDataset):
 
     def __init__(self, curated_dir: str | os.PathLike, split: str | None = "train", *, fold: int | None = None,
                  findings: Sequence[str] | None = None, vocabulary: str = "chestxray14",
-                 label_policy: str | Mapping[str, str] = "zeros", missing: str = "zeros",
+                 label_policy: str | Mapping[str, str] = U_ZEROS, missing: str = "zeros",
                  preprocessing: str = "native", modalities: Sequence[str] | None = None,
                  batch_size: int | None = None, drop_last: bool = False, shuffle: bool = True,
                  seed: int = 0, mix_row_groups: int = 4):
@@ -318,7 +314,7 @@ def make_loader(curated_dir: str | os.PathLike, split: str | None = "train", *, 
 def series_volume(curated_dir: str | os.PathLike, series_key: str) -> tuple[np.ndarray, np.ndarray]:
     """A CT (or any) series as a volume (slices, H, W) in ``slice_index`` order, with the slice
     positions (mm); take 2.5-D stacks as ``volume[i - k:i + k + 1]``."""
-    from .data import decode_pixels, read_images
+    from radcurate.images_table import decode_pixels, read_images
 
     df = read_images(curated_dir, columns=["series_key", "preprocessing", "slice_index", "slice_position",
                                            "shape", "dtype", "pixels"],

@@ -6,7 +6,7 @@ two splits is refused (:class:`SplitLeakError`) before any pixel is read.
 
 Pixels are decoded once, mapped to [0, 1] (radiographs: per-image min-max; CT: a stated HU window)
 and resized to the configured size; a run over a dataset too large for memory would stream the
-part files instead (the loader of ``radcurate.training.data``), the recipes do not change.
+part files instead (the loader of ``radcurate.images_table``), the recipes do not change.
 """
 
 from __future__ import annotations
@@ -24,15 +24,10 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 
+from radcurate.images_table import decode_pixels, read_images
+from radcurate.splits import SPLITS, split_of
+
 from .config import TrainConfig
-from .data import decode_pixels, read_images
-
-SPLITS = ("train", "val", "test")
-
-
-class SplitLeakError(ValueError):
-    """A patient's images would reach more than one split."""
-
 
 class DataError(ValueError):
     """The curated dataset lacks what the task needs (message says what)."""
@@ -75,28 +70,12 @@ class TaskData:
 # --- splits and data version -------------------------------------------------------------------
 
 
-def check_split_leak(splits: pd.DataFrame) -> None:
-    """Raise :class:`SplitLeakError` if a patient is assigned to more than one split."""
-    if not {"patient_key", "split"} <= set(splits.columns):
-        raise DataError("splits table needs patient_key and split columns")
-    n = splits.groupby("patient_key")["split"].nunique()
-    leaked = n[n > 1]
-    if len(leaked):
-        raise SplitLeakError(f"{len(leaked)} patient(s) are in more than one split (e.g. "
-                             f"{leaked.index[0]}): refusing to train on a leaking split")
-    unknown = set(splits["split"].dropna()) - set(SPLITS)
-    if unknown:
-        raise DataError(f"unknown split name(s) {sorted(unknown)}; expected {', '.join(SPLITS)}")
-
-
 def read_splits(curated: Path) -> dict[str, str]:
-    """``patient_key -> split`` from ``curated/splits.parquet``, leak-checked."""
-    path = Path(curated) / "splits.parquet"
-    if not path.exists():
-        raise DataError(f"{path} not found: the images stage writes the patient splits")
-    splits = pq.read_table(path, columns=["patient_key", "split"]).to_pandas()
-    check_split_leak(splits)
-    return dict(zip(splits["patient_key"], splits["split"]))
+    """``patient_key -> split`` from ``curated/splits.parquet``, leak-checked (:mod:`radcurate.splits`)."""
+    try:
+        return split_of(curated)
+    except FileNotFoundError as exc:
+        raise DataError(str(exc)) from None
 
 
 def data_version(curated: Path) -> str:

@@ -1,12 +1,12 @@
 """Measurements, RECIST and topics for `radcurate mine`, in one call over a report table.
 
-    tables = mine_extras(reports, "report_id", "text", patient_column="patient_id",
+    tables = mine_report_tables(reports, "report_id", "text", patient_column="patient_id",
                          date_column="study_date", topic_model_dir=out / "topic_model")
     for name, df in tables.items():
-        write_table(df, out / f"{name}.parquet", schema=EXTRA_SCHEMAS[name])
+        write_table(df, out / f"{name}.parquet", schema=REPORT_TABLE_SCHEMAS[name])
 
 With `topic_model_dir`, the fitted topic model (LDA, dictionary, phrases, config) is saved there,
-next to the dataset; when a model is already there and `ExtrasConfig.refit_topics` is False, it is
+next to the dataset; when a model is already there and `ReportTablesConfig.refit_topics` is False, it is
 loaded and only used to infer topics for the given reports (new reports get the same topics).
 """
 from __future__ import annotations
@@ -26,12 +26,12 @@ from radcurate.nlp.topics import TOPIC_TERMS_SCHEMA, TOPICS_SCHEMA, TopicConfig,
 
 log = logging.getLogger(__name__)
 
-EXTRA_SCHEMAS = {"measurements": MEASUREMENTS_SCHEMA, "recist": RECIST_SCHEMA,
+REPORT_TABLE_SCHEMAS = {"measurements": MEASUREMENTS_SCHEMA, "recist": RECIST_SCHEMA,
                  "topics": TOPICS_SCHEMA, "topic_terms": TOPIC_TERMS_SCHEMA}
 
 
 @dataclass(frozen=True)
-class ExtrasConfig:
+class ReportTablesConfig:
     """Settings of the three extractions; `topic_sections` are the sections LDA reads."""
 
     topics: TopicConfig = field(default_factory=TopicConfig)
@@ -57,11 +57,11 @@ def _empty(schema) -> pd.DataFrame:
     return schema.empty_table().to_pandas()
 
 
-def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str | Sequence[str], *,
+def mine_report_tables(reports: pd.DataFrame, id_column: str, text_column: str | Sequence[str], *,
                 patient_column: str | None = None, date_column: str | None = None,
                 modality_column: str | None = None, topics: bool = True,
                 topic_model_dir: str | Path | None = None,
-                config: ExtrasConfig = ExtrasConfig(), partitions: int = 1,
+                config: ReportTablesConfig = ReportTablesConfig(), partitions: int = 1,
                 scheduler=None) -> dict[str, pd.DataFrame]:
     """Tables 'measurements', 'recist' (with patient and date columns), 'topics' and 'topic_terms'.
 
@@ -69,9 +69,9 @@ def mine_extras(reports: pd.DataFrame, id_column: str, text_column: str | Sequen
     miner composes them. Without `modality_column`, RECIST time points are the reports that state
     a lesion size or a lesion's resolution. Raises ValueError when a named column is missing.
     Too little text for topics gives empty topic tables and a warning, never an exception.
-    With ``partitions`` > 1, measurements and topic inference run as Dask tasks, one per partition,
-    on ``scheduler`` (a ``distributed.Client``, an address, or None for local processes); topics are
-    fitted once, on a sample, in this process.
+    With ``partitions`` > 1, measurements and topic inference run in partitions: Dask tasks on
+    ``scheduler`` (a ``distributed.Client``), or one after the other here when it is None; topics
+    are fitted once, on a sample, in this process.
     """
     columns = [text_column] if isinstance(text_column, str) else list(text_column)
     needed = [c for c in (id_column, *columns, patient_column, date_column, modality_column) if c]
@@ -121,27 +121,18 @@ def _concat(parts: list[pd.DataFrame], schema) -> pd.DataFrame:
 
 
 def _run(fn, arg_tuples: list[tuple], scheduler) -> list:
-    """``fn(*args)`` for each tuple: here for one, else as Dask tasks (client, address or processes)."""
-    if len(arg_tuples) == 1 and scheduler is None:
-        return [fn(*arg_tuples[0])]
-    import dask
+    """``fn(*args)`` for each tuple: as Dask tasks on ``scheduler`` (a ``distributed.Client``), or
+    in this process when it is None."""
+    from radcurate.cluster import run_tasks
 
-    tasks = [dask.delayed(fn)(*args) for args in arg_tuples]
-    if scheduler is None:
-        return list(dask.compute(*tasks, scheduler="processes"))
-    if isinstance(scheduler, str):
-        from distributed import Client
-
-        with Client(scheduler) as client:
-            return client.gather(client.compute(tasks))
-    return scheduler.gather(scheduler.compute(tasks))
+    return run_tasks(fn, *zip(*arg_tuples), client=scheduler, name="report tables") if arg_tuples else []
 
 
 def _infer(model: TopicModel, texts: pd.Series) -> pd.DataFrame:
     return model.topics_table(texts)
 
 
-def _topics(texts: pd.Series, model_dir, config: ExtrasConfig, partitions: int = 1, scheduler=None):
+def _topics(texts: pd.Series, model_dir, config: ReportTablesConfig, partitions: int = 1, scheduler=None):
     model = None
     if model_dir is not None and (Path(model_dir) / "config.json").exists() and not config.refit_topics:
         model = TopicModel.load(model_dir)

@@ -63,7 +63,7 @@ def train_classifier(x: np.ndarray, y: np.ndarray, n_classes: int, config: Class
     w = torch.as_tensor(w / w.sum(), dtype=torch.float64)
     aug = None
     if config.augment:
-        from radcurate.training.augment import AugmentConfig, BatchAugment
+        from .augment import AugmentConfig, BatchAugment
 
         # the CT recipe in [-1, 1] units: air (-1) fills what moves in from outside; mild elastic
         aug = BatchAugment(AugmentConfig(rotate_deg=15.0, scale=(0.9, 1.1), translate=0.06, crop=(0.85, 1.0),

@@ -1,10 +1,17 @@
-"""What a labels table must satisfy, as plain data for the pipeline's Great Expectations suite.
+"""What a labels table must satisfy: the labeling stage's Great Expectations suite.
 
-Each entry is (GE expectation class name, kwargs, why). Kept free of GE imports so the stage
-graph can be built without it; `dags/` wraps these into its suite (the id column is
-``report_id`` here, ``report_key`` in the curated dataset: see `labels_expectations`).
+`labels_expectations` gives each expectation as (GE expectation class name, kwargs, why), for a
+table keyed by any id column (``report_id`` from `radcurate label`, ``report_key`` in the curated
+dataset); `labeling_suites` is the pipeline's suite over ``curated/labels.parquet``.
 """
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import pyarrow.parquet as pq
+
+from radcurate.checks import Expectation, TableSuite
 
 from .config import POLICIES, VOCABULARIES, LabelingConfig
 
@@ -47,3 +54,19 @@ def labels_expectations(id_column: str = "report_id", vocabularies=None,
         ("ExpectColumnValuesToBeInSet", {"column": "vocabulary", "value_set": vocabularies},
          "a known label vocabulary"),
     )
+
+
+def labeling_suites(out_dir: str | Path, inputs: Mapping[str, Any],
+                    result: Mapping[str, Any]) -> list[TableSuite]:
+    """Labels: values in the allowed set, one row per study and finding, probabilities in [0, 1]."""
+    rule_labels = Path(out_dir) / "curated/rule_labels.parquet"
+    vocabularies = (sorted(set(pq.read_table(rule_labels, columns=["vocabulary"]).column(0).to_pylist()))
+                    if rule_labels.exists() else None)
+    expectations = tuple(Expectation(t, dict(kw), why)
+                         for t, kw, why in labels_expectations("report_key", vocabularies))
+    expectations += (
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["study_key", "vocabulary", "finding"]},
+                     "one row per study and finding"),
+        Expectation("ExpectColumnValuesToNotBeNull", {"column": "study_key"}, "every label has its study"),
+    )
+    return [TableSuite("labeling.labels", "curated/labels.parquet", expectations)]

@@ -1,10 +1,5 @@
-"""Adapters and expectation suites of the images and splits stages (issue 11).
-
-``images`` (after deid) decodes the curated DICOM into ``curated/images/``; ``splits`` (after
-images and labeling, whose labels stratify it) assigns every patient a split and fold and writes
-which split every image is in. The suites fail the stage if an image sits in two splits or in
-none, if counts do not reconcile, or if every input image was quarantined.
-"""
+"""The images and splits stages' expectations: one row per decoded frame, counts that reconcile
+with deid's table and the quarantine; no image, study or patient in two splits."""
 
 from __future__ import annotations
 
@@ -13,38 +8,9 @@ from typing import Any, Mapping
 
 import pyarrow.parquet as pq
 
+from radcurate.checks import Expectation, TableSuite, not_null, row_count
+from radcurate.images_table import read_images
 from radcurate.tables import table_rows
-
-from .expectations import Expectation, TableSuite, not_null, row_count
-
-IMAGES_OUTPUTS = ("curated/images",)
-# splits.parquet is read back as the ledger of earlier assignments (adding patients never moves
-# anyone), so the runner must not delete it before the stage runs: it is rewritten atomically.
-SPLITS_OUTPUTS = ("curated/image_splits.parquet",)
-
-
-def images_config(section: Mapping[str, Any]):
-    from radcurate.images import ImagesConfig
-
-    return ImagesConfig.from_mapping(section)
-
-
-def images_stage(ctx) -> dict[str, Any]:
-    """Pixels of every curated image into sharded Parquet, written by the Dask workers."""
-    from radcurate.images import run_images
-
-    summary = run_images(Path(ctx.out_dir) / "curated", client=ctx.client, config=images_config(ctx.config),
-                         quarantine_path=Path(ctx.out_dir) / "quarantine.parquet")
-    return summary.to_dict()
-
-
-def images_headline(result: Mapping[str, Any]) -> str:
-    return (
-        f"{result.get('instances_in', 0)} images -> {result.get('instances', 0)} decoded "
-        f"({result.get('frames', 0)} frames, {result.get('resized', 0)} resized copies, "
-        f"{result.get('part_files', 0)} part files, {result.get('bytes_written', 0) / 2**20:.1f} MiB), "
-        f"{result.get('quarantined', 0)} quarantined"
-    )
 
 
 def images_suites(out_dir, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
@@ -83,34 +49,10 @@ def images_suites(out_dir, inputs: Mapping[str, Any], result: Mapping[str, Any])
     ]
 
 
-def splits_config(section: Mapping[str, Any]):
-    from radcurate.images import SplitsConfig
-
-    return SplitsConfig.from_mapping(section)
-
-
-def splits_stage(ctx) -> dict[str, Any]:
-    """Patient-level train/val/test and folds, stratified by rare findings, stable as patients are added."""
-    from radcurate.images import run_splits
-
-    return run_splits(Path(ctx.out_dir) / "curated", splits_config(ctx.config))
-
-
-def splits_headline(result: Mapping[str, Any]) -> str:
-    return (
-        f"{result.get('patients', 0)} patients -> train {result.get('patients_train', 0)}, "
-        f"val {result.get('patients_val', 0)}, test {result.get('patients_test', 0)} "
-        f"({result.get('kept', 0)} kept from earlier); images train {result.get('images_train', 0)}, "
-        f"val {result.get('images_val', 0)}, test {result.get('images_test', 0)}"
-    )
-
-
 def splits_suites(out_dir, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
     """No patient, study or image in two splits; every image has a split; folds in range."""
     out = Path(out_dir)
     folds = int(result.get("folds", 5))
-    from radcurate.training.data import read_images
-
     images = read_images(out / "curated", columns=["instance_key"])["instance_key"].unique()
     per_image = pq.read_table(out / "curated/image_splits.parquet",
                               columns=["study_key", "patient_key", "split"]).to_pandas()

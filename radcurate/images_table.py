@@ -1,7 +1,7 @@
 """The curated image table (``curated/images/``): its schema, pixel codec and a pandas reader.
 
-This is the contract between the writer (the ``images`` stage, synthesis) and every reader
-(the PyTorch loader, notebooks). It imports only numpy, pyarrow and pandas so it runs on a GPU
+This is the contract between the writers (the ``images`` stage, synthesis) and every reader
+(the PyTorch loader in ``training``, notebooks), so it lives in the core package. It imports only numpy, pyarrow and pandas so it runs on a GPU
 machine that has none of the DICOM libraries.
 
 Pixels are stored as a ``fixed_size_binary`` column: the C-order, little-endian bytes of one frame,
@@ -107,16 +107,3 @@ def read_images(
         names = cols if cols is not None else IMAGE_COLUMNS
         return pd.DataFrame({c: pd.Series(dtype=object) for c in names})
     return pa.concat_tables(tables, promote_options="default").to_pandas()
-
-
-_LOADER_NAMES = ("CuratedImages", "collate", "make_loader", "DeviceLoader", "label_matrix", "series_volume")
-
-
-def __getattr__(name: str):
-    """The torch side (``CuratedImages``, ``collate``, ``make_loader``, ...) lives in
-    :mod:`radcurate.training.loader`; imported on first use so this module stays torch-free."""
-    if name in _LOADER_NAMES:
-        from . import loader
-
-        return getattr(loader, name)
-    raise AttributeError(name)

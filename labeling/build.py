@@ -1,4 +1,4 @@
-"""The labeling stage as the pipeline calls it: mined tables in a folder → labels.parquet."""
+"""The one label builder: mined tables (in a folder or in memory) -> labels, for `radcurate label`, `mine --reviewed` and the pipeline."""
 from __future__ import annotations
 
 import os

@@ -1,39 +1,12 @@
-"""The lesions stage in the pipeline: adapter, config section, summary line and expectations."""
+"""The lesions stage's expectations: keys present, every cross a row or a quarantine row, sizes
+and links plausible."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Mapping
 
-from .expectations import Expectation, TableSuite, not_null, row_count, unique
-from radcurate.settings import dataclass_from
-
-LESIONS_OUTPUTS = ("curated/lesions.parquet", "curated/recist_images.parquet")
-
-
-def lesions_config(section: Mapping[str, Any]):
-    from radcurate.lesions import LesionsConfig
-
-    return dataclass_from(LesionsConfig, section)
-
-
-def lesions_stage(ctx) -> dict[str, Any]:
-    """Annotation crosses on curated images, linked to the report measurements, with weak masks."""
-    from radcurate.lesions import run_lesions
-
-    return run_lesions(ctx.out_dir, lesions_config(ctx.config))
-
-
-def lesions_headline(result: Mapping[str, Any]) -> str:
-    text = (f"{result.get('lesions', 0)} lesions: {result.get('annotated', 0)} annotated "
-            f"({result.get('linked', 0)} linked to a report measurement, {result.get('unlinked', 0)} unlinked), "
-            f"{result.get('report_only', 0)} from report text only; {result.get('mask_method', '')} masks")
-    if result.get("pixels_blanked"):
-        text += f"; {result['pixels_blanked']} on pixels de-id blanked"
-    if result.get("recist_compared"):
-        text += (f"; RECIST from images agrees with text on {result['recist_agree']}/"
-                 f"{result['recist_compared']} studies")
-    return text
+from radcurate.checks import Expectation, TableSuite, not_null, row_count, unique
 
 
 def lesions_suites(out_dir: str | Path, inputs: Mapping[str, Any], result: Mapping[str, Any]) -> list[TableSuite]:
