@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: all venv demo test bench clean system-deps constraints
+.PHONY: all venv demo test lint-imports bench clean system-deps constraints
 
 all: test
 
@@ -53,6 +53,10 @@ demo: venv
 # pytest exits 5 when it collected no tests: not a failure of the code.
 test: venv
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+# The architecture contracts of pyproject.toml ([tool.importlinter]); `make test` runs them too.
+lint-imports: venv
+	$(BIN)/python scripts/lint_imports.py
 
 bench: venv
 	$(BIN)/pip install -q -e ".[bench]"

@@ -14,6 +14,7 @@ Shared by ``radcurate run`` and the Airflow DAG, so neither imports the other.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import typing
 from pathlib import Path
@@ -184,3 +185,23 @@ def _describe(stage: str, model: type[pydantic.BaseModel], exc: pydantic.Validat
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
     """JSON-able values (tuples as lists), so config hashes are stable."""
     return json.loads(json.dumps(dict(values), default=list))
+
+
+def effective_config(stage: Any, section: Mapping[str, Any]) -> dict[str, Any]:
+    """The stage's settings with its defaults filled in (what is hashed and put in the manifest),
+    the runner's own settings (e.g. ``max_quarantined_share``) included."""
+    own, settings = split_section(section)
+    if stage.configure is None:
+        return {**own, **settings}
+    parsed = stage.configure(own)
+    if hasattr(parsed, "to_dict"):
+        values = parsed.to_dict()
+    elif dataclasses.is_dataclass(parsed):
+        values = dataclasses.asdict(parsed)
+    else:
+        values = dict(own)
+    return {**values, **settings}
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]

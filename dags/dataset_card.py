@@ -20,25 +20,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from radcurate.columns import describe
+from radcurate.columns import TABLE_MEANINGS, describe
 from radcurate.tables import table_rows, table_schema
-
-TABLES: dict[str, str] = {
-    "studies": "one row per imaging study (pseudonymous keys, shifted dates)",
-    "series": "one row per series of a study",
-    "instances": "one row per de-identified DICOM file under `dicom/`",
-    "reports": "one row per report, text scrubbed of PHI",
-    "deid_audit": "one row per de-identification action on a DICOM element (never the value)",
-    "rule_labels": "the rule miner's raw vote per report and finding",
-    "mentions": "the sentence, span, trigger and assertion behind each finding mention",
-    "measurements": "sizes stated in report text, in millimetres",
-    "recist": "RECIST 1.1 sums and responses derived from report text across a patient's studies",
-    "topics": "LDA topic mixture per report",
-    "topic_terms": "top terms per LDA topic",
-    "labels": "the table to train on: one label per study and finding",
-    "splits": "train/val/test assignment per patient",
-    "lesions": "one row per measured lesion on a slice",
-}
 
 LIMITS = [
     "Labels are derived from report text (weak supervision), not from image reads; `probability` is the "
@@ -124,7 +107,7 @@ def write_dataset_card(out_dir: str | Path, manifest: Mapping[str, Any]) -> Path
     for stem, path in tables.items():
         schema = table_schema(path)
         add(("h3", f"{stem}.parquet — {table_rows(path)} rows"))
-        add(("p", TABLES.get(stem, "")))
+        add(("p", TABLE_MEANINGS.get(stem, "")))
         add(("table", (["column", "type", "meaning"],
                        [[f.name, str(f.type), _field_doc(f, stem)] for f in schema])))
 

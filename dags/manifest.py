@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pyarrow.parquet as pq
 
+from radcurate.fingerprints import fingerprint_path
 from radcurate.tables import table_rows
 from radcurate.version import code_version
+
+from .config import config_hash, effective_config
 
 if TYPE_CHECKING:
     from radcurate.stage import Stage
@@ -59,7 +62,6 @@ def build_manifest(
     config: Mapping[str, Any],
     stages: Sequence["Stage"],
 ) -> dict[str, Any]:
-    from .runner import config_hash, effective_config, fingerprint_path
 
     effective = {s.name: effective_config(s, config.get(s.name, {})) for s in stages}
 

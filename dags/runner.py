@@ -10,7 +10,6 @@ A stage whose expectation suite fails stops the stages that depend on it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -28,7 +27,7 @@ from radcurate.fingerprints import fingerprint_path
 from radcurate.outlock import lock_output
 from radcurate.stage import INPUT_PREFIX, Stage, StageContext
 
-from .config import split_section, validate_config
+from .config import config_hash, effective_config, split_section, validate_config
 from .pipeline import PIPELINE, active, ordered
 from .quarantine_share import quarantine_share_suite
 
@@ -343,26 +342,6 @@ def _changed_outputs(state: Mapping[str, Any], out_dir: Path) -> list[str]:
     if not isinstance(recorded, Mapping):
         return []
     return [rel for rel, digest in recorded.items() if output_checksum(Path(out_dir, rel)) != digest]
-
-
-def effective_config(stage: Stage, section: Mapping[str, Any]) -> dict[str, Any]:
-    """The stage's settings with its defaults filled in (what is hashed and put in the manifest),
-    the runner's own settings (e.g. ``max_quarantined_share``) included."""
-    own, settings = split_section(section)
-    if stage.configure is None:
-        return {**own, **settings}
-    parsed = stage.configure(own)
-    if hasattr(parsed, "to_dict"):
-        values = parsed.to_dict()
-    elif dataclasses.is_dataclass(parsed):
-        values = dataclasses.asdict(parsed)
-    else:
-        values = dict(own)
-    return {**values, **settings}
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _is_current(state: Mapping[str, Any], stage: Stage, out_dir: Path, fingerprint: str, chash: str) -> bool:

@@ -31,7 +31,6 @@ import pandas as pd
 import pyarrow as pa
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 from radcurate.tables import read_table, write_table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+NAME = "deid"  # the stage's name: its config section and its quarantine rows' stage
 TEXT_DETECTORS = ("auto", "tesseract", "numpy", "none")
 SURROGATES = ("tag", "fake")
 

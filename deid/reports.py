@@ -15,7 +15,6 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
@@ -25,7 +24,7 @@ from radcurate.dates import parse_date
 from radcurate.deid.keys import Keyer
 from radcurate.deid.text_scrub import KnownPHI, ScrubConfig, scrub_text
 
-from .stage import NAME
+from .config import NAME
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,8 @@ from radcurate.cluster import run_tasks, worker_count
 from radcurate.tables import (append_quarantine, commit_table, read_table, staging_folder, table_parts, table_rows,
                               write_part, write_table)
 
-from .config import DeidConfig
+from .config import NAME, DeidConfig
 from .files import deid_batch
-from .stage import NAME
 from .keys import Keyer
 
 AUDIT_SCHEMA = pa.schema([

@@ -9,9 +9,8 @@ from radcurate.settings import dataclass_from
 from radcurate.stage import Stage, StageContext
 
 from .checks import deid_suites
-from .config import DeidConfig
+from .config import NAME, DeidConfig
 
-NAME = "deid"
 OUTPUTS = (
     "curated/dicom",
     "curated/studies.parquet",

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from radcurate.settings import dataclass_from
 
+NAME = "images"  # the stage's name: its config section and its quarantine rows' stage
+SPLITS_NAME = "splits"
+
 
 def _from_mapping(cls, section: Mapping[str, Any]):
     return dataclass_from(cls, section)

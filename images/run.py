@@ -29,9 +29,8 @@ from radcurate.cluster import run_tasks, worker_count
 from radcurate.tables import append_quarantine, commit_table, described, read_table, staging_folder
 from radcurate.images_table import IMAGE_FIELDS, encode_pixels, images_schema
 
-from .config import ImagesConfig
+from .config import NAME, ImagesConfig
 
-from .stage import NAME
 DICTIONARY_COLUMNS = [f.name for f in IMAGE_FIELDS if f.type == pa.string()]
 MB = 1 << 20
 PLAN_COLUMNS = ["path", "instance_key", "series_key", "study_key", "patient_key", "slice_position",

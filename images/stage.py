@@ -14,10 +14,8 @@ from typing import Any, Mapping
 from radcurate.stage import Stage, StageContext
 
 from .checks import images_suites, splits_suites
-from .config import ImagesConfig, SplitsConfig
+from .config import NAME, SPLITS_NAME, ImagesConfig, SplitsConfig
 
-NAME = "images"
-SPLITS_NAME = "splits"
 OUTPUTS = ("curated/images",)
 # splits.parquet is read back as the ledger of earlier assignments (adding patients never moves
 # anyone), so the runner must not delete it before the stage runs: it is rewritten atomically.

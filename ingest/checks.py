@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 from radcurate.checks import Expectation, TableSuite, not_null, quarantine_sources, row_count, unique
 from radcurate.tables import table_rows
 
+from .config import NAME
+
 
 def ingest_suites(
     out_dir: str | Path, inputs: Mapping[str, Any], result: Mapping[str, Any]
@@ -19,7 +21,6 @@ def ingest_suites(
     The file count is taken by walking the DICOM folder again here, independently of the stage:
     instances + quarantined files must equal the files on disk.
     """
-    from .stage import NAME
     from .walk import display_path, list_files
 
     out_dir = Path(out_dir)

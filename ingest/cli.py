@@ -32,10 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batch-size", type=int, default=IngestConfig.batch_size, metavar="N", help="files per task"
     )
-    p.set_defaults(func=main)
+    p.set_defaults(func=ingest_command)
 
 
-def main(args: argparse.Namespace) -> int:
+def ingest_command(args: argparse.Namespace) -> int:
     config = IngestConfig(batch_size=args.batch_size, show_progress=show_progress(args))
     for path, kind, ok in (
         (args.dicom, "DICOM folder", os.path.isdir),

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from radcurate.settings import dataclass_from
 
+NAME = "ingest"  # the stage's name: its config section and its quarantine rows' stage
 REPORT_COLUMNS = ("accession", "patient_id", "patient_name", "exam_date", "report_text")
 
 

@@ -28,11 +28,10 @@ from radcurate.tables import (append_quarantine, commit_table, part_name, privat
                               write_table)
 
 from .annotations import ANNOTATIONS_SCHEMA
-from .config import IngestConfig
+from .config import NAME, IngestConfig
 from .manifests import drop_duplicate_instances, merge_series, merge_studies
 from .parts import finish_part, hash64, read_part
 from .reports import read_reports
-from .stage import NAME
 from .schemas import INSTANCE_SCHEMA, REPORT_SCHEMA, SERIES_SCHEMA, STUDY_SCHEMA
 from .walk import read_dicomdir, scan_tree
 

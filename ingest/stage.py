@@ -8,9 +8,8 @@ from typing import Any, Mapping
 from radcurate.stage import Stage, StageContext
 
 from .checks import ingest_suites
-from .config import IngestConfig
+from .config import NAME, IngestConfig
 
-NAME = "ingest"
 OUTPUTS = (
     "phi/instances.parquet",
     "phi/series.parquet",

@@ -15,7 +15,7 @@ _EXPORTS = {
     "labels_expectations": "checks", "value_probability_rule": "checks",
     "all_votes": "functions", "negation_marked_tokens": "functions", "rule_votes": "functions",
     "DawidSkene": "label_model",
-    "build_labels": "build", "labels_schema": "build", "read_mined": "build", "run_labeling": "build",
+    "build_labels": "build", "labels_schema": "build", "read_mined": "mined", "run_labeling": "build",
     "ImportResult": "review", "evidence_patterns": "review", "export_label_studio": "review",
     "export_review": "review", "export_review_page": "review", "import_label_studio": "review",
     "import_review": "review", "load_reviewed": "review", "read_reviewed": "review",

@@ -1,4 +1,5 @@
-"""The one label builder: mined tables (in a folder or in memory) -> labels, for `radcurate label`, `mine --reviewed` and the pipeline."""
+"""The one label builder: mined tables (in a folder or in memory) -> labels, for `radcurate label`,
+`radcurate mine --reviewed` and the pipeline's labeling stage."""
 from __future__ import annotations
 
 import os
@@ -6,30 +7,14 @@ from pathlib import Path
 from typing import Mapping
 
 import pandas as pd
-
-from radcurate.tables import read_table, write_table
-
 import pyarrow as pa
+
+from radcurate.tables import write_table
 
 from .aggregate import LABELS_SCHEMA, weak_labels
 from .config import LabelingConfig, config_for_mined
+from .mined import read_mined
 from .review import read_reviewed
-
-MINED_TABLES = ("labels", "mentions", "measurements", "topics", "reports")
-
-
-def read_mined(mined_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
-    """The miner's tables found in ``mined_dir`` (``<name>.parquet``), by name."""
-    d = Path(mined_dir)
-    if not d.is_dir():
-        raise FileNotFoundError(f"no mined folder at {d}")
-    found = {name: read_table(d / f"{name}.parquet") for name in MINED_TABLES
-             if (d / f"{name}.parquet").exists()}
-    if (d / "rule_labels.parquet").exists():  # after `mine --reviewed`: labels.parquet is the model's
-        found["labels"] = read_table(d / "rule_labels.parquet")
-    if not found:
-        raise FileNotFoundError(f"{d} holds none of {', '.join(t + '.parquet' for t in MINED_TABLES)}")
-    return found
 
 
 def labels_schema(id_column: str = "report_id") -> pa.Schema:

@@ -92,7 +92,7 @@ def _fail(msg: str) -> int:
 
 
 def _export(args) -> int:
-    from .build import read_mined
+    from .mined import read_mined
     from .review import export_label_studio, export_review, export_review_page, load_reviewed
 
     if args.n <= 0:
@@ -130,7 +130,7 @@ def _export(args) -> int:
 
 def _import(args) -> int:
     from .functions import normalize_mined, report_ids
-    from .build import read_mined
+    from .mined import read_mined
     from .review import import_label_studio, import_review
 
     known = None

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from radcurate.vocabulary import (BUILTIN, CHESTXRAY14, CHEXPERT, UNCERTAINTY_POLICIES, Vocabularies,  # noqa: F401
                                   registry)
 
+NAME = "labeling"  # the stage's name: its config section
+
 VOCABULARIES = BUILTIN  # the built-in vocabularies (name -> findings); a site's join per config
 
 POLICIES = UNCERTAINTY_POLICIES

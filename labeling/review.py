@@ -182,7 +182,7 @@ def review_queue(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int, 
                  ) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     """(mined tables, review rows) for the ``n`` most useful reports not yet in ``reviewed``."""
     if not isinstance(mined, Mapping):
-        from .build import read_mined
+        from .mined import read_mined
 
         mined = read_mined(mined)
     mined = normalize_mined(mined)

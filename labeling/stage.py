@@ -17,8 +17,8 @@ from radcurate.settings import dataclass_from
 from radcurate.stage import Stage, StageContext
 
 from .checks import labeling_suites
+from .config import NAME
 
-NAME = "labeling"
 OUTPUTS = ("curated/labels.parquet",)
 # What the label model reads of `mentions`: not the sentences and spans (most of its bytes).
 MENTION_VOTE_COLUMNS = ("report_key", "vocabulary", "finding", "section", "labelled", "negated", "uncertain",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+NAME = "lesions"  # the stage's name: its config section and its quarantine rows' stage
 MASK_METHODS = ("ellipse", "grabcut")
 
 

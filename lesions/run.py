@@ -22,11 +22,10 @@ import pydicom
 from radcurate.modality_lut import modality_values
 from radcurate.tables import append_quarantine, read_table, write_table
 
-from .config import LesionsConfig
+from .config import NAME, LesionsConfig
 from .masks import box_of, ellipse_mask, grabcut_mask, window
 from .read import read_crosses
 from .recist import RECIST_IMAGES_SCHEMA, recist_from_annotations
-from .stage import NAME
 from .table import LESIONS_SCHEMA, LinkConfig, axis_mm, lesion_key, link, to_table
 
 

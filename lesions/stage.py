@@ -8,9 +8,8 @@ from radcurate.settings import dataclass_from
 from radcurate.stage import Stage, StageContext
 
 from .checks import lesions_suites
-from .config import LesionsConfig
+from .config import NAME, LesionsConfig
 
-NAME = "lesions"
 OUTPUTS = ("curated/lesions.parquet", "curated/recist_images.parquet")
 
 

@@ -14,7 +14,7 @@ itself (findings on `doc.spans["findings"]`, assertion on `span._.rc_negated`, .
 from radcurate.lazy import lazy_exports
 
 _EXPORTS = {
-    "STAGE": "stage", "OUTPUTS": "stage", "NlpStageConfig": "stage",
+    "STAGE": "stage", "OUTPUTS": "stage", "NlpStageConfig": "config",
     "classify_assertion": "assertion",
     "REPORT_TABLE_SCHEMAS": "report_tables", "ReportTablesConfig": "report_tables",
     "mine_report_tables": "report_tables",

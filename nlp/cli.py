@@ -18,7 +18,7 @@ import pandas as pd
 from radcurate.cluster import add_cluster_arguments, open_client
 from radcurate.tables import write_table
 
-from .stage import NlpStageConfig
+from .config import NlpStageConfig
 
 ROWS_PER_PARTITION = NlpStageConfig.reports_per_partition
 MINE_HELP = "mine reports into finding labels (1/0/-1/null) and traceable mentions"

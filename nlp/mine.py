@@ -22,7 +22,7 @@ from .labels import report_labels
 from .lexicon import DEFAULT_LEXICON
 from .sections import compose_report
 
-from .stage import NAME
+from .config import NAME
 # start/end index the report text as mined: with several text columns, the non-empty columns joined by
 # a blank line, in the order given; `sentence` repeats the sentence so each row explains itself.
 MENTION_COLUMNS = ("report_id", "section", "sentence_index", "start", "end", "text", "sentence", "finding",

@@ -6,7 +6,6 @@ naming: the miner's ``report_id`` / ``patient_id`` columns become ``report_key``
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,8 +16,8 @@ from radcurate.settings import dataclass_from
 from radcurate.stage import Stage, StageContext
 
 from .checks import nlp_suites
+from .config import NAME, NlpStageConfig
 
-NAME = "nlp"
 OUTPUTS = (
     "curated/rule_labels.parquet",
     "curated/mentions.parquet",
@@ -29,18 +28,6 @@ OUTPUTS = (
     "curated/topic_model",
 )
 CURATED_NAMES = {"report_id": "report_key", "patient_id": "patient_key"}
-
-
-@dataclasses.dataclass(frozen=True)
-class NlpStageConfig:
-    """The nlp stage's settings: Dask partitions of the report table, LDA topics on/off, extra lexicons."""
-
-    reports_per_partition: int = 20_000
-    topics: bool = True
-    lexicons: tuple[str, ...] = dataclasses.field(default=(), metadata={"path": True})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def nlp_config(section: Mapping[str, Any]) -> NlpStageConfig:

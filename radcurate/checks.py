@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import pyarrow.parquet as pq
 
-from radcurate.tables import table_rows, table_schema
+from radcurate.tables import table_schema
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,25 @@ from __future__ import annotations
 from typing import Mapping
 
 
+# What one row of each curated table is (the dataset card's table list).
+TABLE_MEANINGS: dict[str, str] = {
+    "studies": "one row per imaging study (pseudonymous keys, shifted dates)",
+    "series": "one row per series of a study",
+    "instances": "one row per de-identified DICOM file under `dicom/`",
+    "reports": "one row per report, text scrubbed of PHI",
+    "deid_audit": "one row per de-identification action on a DICOM element (never the value)",
+    "rule_labels": "the rule miner's raw vote per report and finding",
+    "mentions": "the sentence, span, trigger and assertion behind each finding mention",
+    "measurements": "sizes stated in report text, in millimetres",
+    "recist": "RECIST 1.1 sums and responses derived from report text across a patient's studies",
+    "topics": "LDA topic mixture per report",
+    "topic_terms": "top terms per LDA topic",
+    "labels": "the table to train on: one label per study and finding",
+    "splits": "train/val/test assignment per patient",
+    "lesions": "one row per measured lesion on a slice",
+}
+
+
 def _pick(meanings: Mapping[str, str], names: str, **extra: str) -> dict[str, str]:
     """``{name: meanings[name]}`` for the space-separated ``names`` (KeyError when one is missing),
     plus ``extra``."""

@@ -16,7 +16,6 @@ seed). A GAN sample has no single parent image; its parent keys name the nearest
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os

@@ -4,7 +4,7 @@ Sources, CT only (the lesion table's boxes are drawn on CT slices):
 - ``curated/lesions.parquet``: one patch per measured lesion on a slice (rows with a box), its class
   from the linked report finding (``mass`` / ``nodule``), else by the long axis (>= 30 mm: mass, the
   radiological convention), else ``nodule``;
-- ``curated/synthetic/lesions/``: inserted-lesion truth (t13's physics insertion), class by diameter;
+- ``curated/synthetic/lesions/``: inserted-lesion truth (the physics-based insertion of ``synthesis.lesions``), class by diameter;
 - "no lesion": lung-centred patches (centre pixel below ``lung_hu``) at least ``clear_mm`` in 3-D
   from every known lesion of the series.
 
@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 

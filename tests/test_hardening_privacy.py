@@ -6,7 +6,6 @@ import io
 import numpy as np
 import pandas as pd
 import pydicom
-import pytest
 from PIL import Image
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset

@@ -124,3 +124,32 @@ def test_eval_labels_with_ids_that_match_no_prediction_says_so_instead_of_scorin
     pd.DataFrame({"report_id": ["a", "b"], "finding": "Effusion", "value": [1, 1]}).to_csv(pred, index=False)
     assert radcurate(["eval-labels", "--gold", str(gold), "--pred", str(pred), "--n-boot", "20"]) == 0
     assert "1 of 3 gold reports have no prediction" in capsys.readouterr().err
+
+
+def test_a_secret_inside_out_named_in_the_run_config_is_refused_before_anything_is_written(tmp_path, capsys):
+    dicom = tmp_path / "pacs"
+    dicom.mkdir()
+    out = tmp_path / "out"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"deid:\n  secret_file: {out / 'secret.key'}\n")
+    code = radcurate(["run", "--dicom", str(dicom), "--out", str(out), "--workers", "0", "--config", str(config)])
+    assert code == 2
+    assert "is inside the output folder" in capsys.readouterr().err
+    assert not (out / "secret.key").exists()  # fingerprinting did not create the secret in OUT
+    assert not out.exists()  # nothing at all was written
+
+
+def test_a_resumed_run_accepts_the_runner_settings_in_any_section(tmp_path):
+    import pydicom.data
+
+    dicom = tmp_path / "pacs"
+    dicom.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copy(pydicom.data.get_testdata_file(name), dicom / name)
+    stages = (STAGES["ingest"], STAGES["deid"])
+    config = {"deid": {"max_quarantined_share": 0.2}, "ingest": {"max_quarantined_share": 0.2}}
+    quiet = dict(workers=0, log=lambda line: None, stages=stages, config=config)
+    first = run_pipeline({"dicom": dicom, "reports": None}, tmp_path / "out", **quiet)
+    assert [o.status for o in first.outcomes] == ["ran", "ran"]
+    again = run_pipeline({"dicom": dicom, "reports": None}, tmp_path / "out", **quiet)
+    assert [o.status for o in again.outcomes] == ["skipped", "skipped"]

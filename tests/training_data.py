@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from radcurate.images_table import IMAGE_FIELDS, encode_pixels, images_schema
+from radcurate.images_table import encode_pixels, images_schema
 
 FINDINGS = ("Nodule", "Effusion", "Cardiomegaly")
 

@@ -7,7 +7,6 @@ same command on N processes (NCCL on GPUs, gloo on CPU); rank 0 writes the run f
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path

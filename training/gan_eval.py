@@ -1,7 +1,7 @@
 """The small patch classifier of the GAN evaluation, and the Fréchet distance on its features.
 
 One network for every arm of the Frid-Adar protocol (real / real + classic augmentation / real +
-augmentation + GAN samples) so only the training data differ. Classic augmentation is t13's
+augmentation + GAN samples) so only the training data differ. Classic augmentation is
 :class:`radcurate.training.augment.BatchAugment` (CT recipe, whole batches). The Fréchet distance
 uses this classifier's penultimate layer: an in-domain feature space (no ImageNet Inception weights
 can be downloaded here), so it is comparable between runs of this benchmark, not with published FIDs.
