@@ -11,24 +11,9 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-from radcurate.recist import CROSS_SECTIONAL, Observation, RecistConfig, timepoint_rows
+from radcurate.recist import CROSS_SECTIONAL, Observation, RecistConfig, timepoint_rows, timepoint_schema
 
 DERIVED_FROM = "annotations"
-# What the rules give per time point (before the comparison with the text's RECIST).
-_TIMEPOINTS = pa.schema([
-    pa.field("patient_key", pa.string(), nullable=False),
-    pa.field("study_key", pa.string(), nullable=False),
-    pa.field("study_date", pa.date32()),
-    pa.field("timepoint", pa.int32(), nullable=False),
-    pa.field("n_targets", pa.int32(), nullable=False),
-    pa.field("sum_mm", pa.float64()),
-    pa.field("nadir_mm", pa.float64(), nullable=False),
-    pa.field("change_from_baseline_pct", pa.float64()),
-    pa.field("change_from_nadir_pct", pa.float64()),
-    pa.field("new_lesion", pa.bool_(), nullable=False),
-    pa.field("response", pa.string(), nullable=False),
-    pa.field("match_confidence", pa.float64(), nullable=False),
-])
 
 RECIST_IMAGES_SCHEMA = pa.schema([
     pa.field("patient_key", pa.string(), nullable=False),
@@ -94,7 +79,7 @@ def recist_from_annotations(lesions: pd.DataFrame, studies: pd.DataFrame,
                    study_date=pd.to_datetime(st["study_date"], errors="coerce").dt.date)
     st = st[st["modality"].astype(str).str.upper().isin(CROSS_SECTIONAL)]
     rows = timepoint_rows(st, "study_key", "patient_key", _observations(drawn, kinds, labels), RecistConfig())
-    out = pa.Table.from_pylist(rows, schema=_TIMEPOINTS).to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
+    out = pa.Table.from_pylist(rows, schema=timepoint_schema("patient_key", "study_key")).to_pandas(types_mapper={pa.int32(): pd.Int32Dtype()}.get)
     out["derived_from"] = DERIVED_FROM
     if text_recist is not None and len(text_recist):
         text = text_recist[["study_key", "sum_mm", "response"]].rename(

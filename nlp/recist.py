@@ -41,26 +41,13 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 
-from radcurate.recist import CROSS_SECTIONAL, Observation, RecistConfig, timepoint_rows
+from radcurate.recist import CROSS_SECTIONAL, Observation, RecistConfig, timepoint_rows, timepoint_schema
 
 DERIVED_FROM = "report_text"
 NOT_THIS_STUDY = frozenset({"history", "comparison", "technique", "examination"})
 
-RECIST_SCHEMA = pa.schema([
-    pa.field("patient_id", pa.string(), nullable=False),
-    pa.field("report_id", pa.string(), nullable=False),
-    pa.field("study_date", pa.date32()),
-    pa.field("timepoint", pa.int32(), nullable=False),
-    pa.field("n_targets", pa.int32(), nullable=False),
-    pa.field("sum_mm", pa.float64()),  # null when NE (a target was not measured)
-    pa.field("nadir_mm", pa.float64(), nullable=False),
-    pa.field("change_from_baseline_pct", pa.float64()),
-    pa.field("change_from_nadir_pct", pa.float64()),
-    pa.field("new_lesion", pa.bool_(), nullable=False),
-    pa.field("response", pa.string(), nullable=False),
-    pa.field("match_confidence", pa.float64(), nullable=False),
-    pa.field("derived_from", pa.string(), nullable=False),
-])
+RECIST_SCHEMA = timepoint_schema("patient_id", "report_id").append(
+    pa.field("derived_from", pa.string(), nullable=False))
 
 _RESOLUTION = re.compile(
     r"\b(?:(?:has|have)\s+resolved|resolution\s+of|no\s+longer\s+(?:seen|visible|identified|present)|"

@@ -27,10 +27,30 @@ from dataclasses import dataclass, field
 from typing import Mapping, Protocol, Sequence
 
 import pandas as pd
+import pyarrow as pa
 
 # Which studies are time points when nothing else says so: cross-sectional imaging.
 CROSS_SECTIONAL = frozenset({"CT", "MR", "PT", "PET"})
 TOO_SMALL_MM = 5.0  # RECIST guidance: present but too small to measure counts as 5 mm
+
+
+def timepoint_schema(patient: str, key: str) -> pa.Schema:
+    """The fields of one :func:`timepoint_rows` row: ``patient`` and ``key`` columns, the study
+    date, then what the rules decide."""
+    return pa.schema([
+        pa.field(patient, pa.string(), nullable=False),
+        pa.field(key, pa.string(), nullable=False),
+        pa.field("study_date", pa.date32()),
+        pa.field("timepoint", pa.int32(), nullable=False),
+        pa.field("n_targets", pa.int32(), nullable=False),
+        pa.field("sum_mm", pa.float64()),  # null when NE (a target was not measured)
+        pa.field("nadir_mm", pa.float64(), nullable=False),
+        pa.field("change_from_baseline_pct", pa.float64()),
+        pa.field("change_from_nadir_pct", pa.float64()),
+        pa.field("new_lesion", pa.bool_(), nullable=False),
+        pa.field("response", pa.string(), nullable=False),
+        pa.field("match_confidence", pa.float64(), nullable=False),
+    ])
 
 _ORGANS = (("lymph node", ("node", "paratracheal", "subcarinal", "prevascular", "hilar", "axill",
                            "mediastin", "supraclavicular", "retroperitoneal", "mesenteric", "inguinal")),
