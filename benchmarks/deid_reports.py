@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     keyer = Keyer(b"benchmark-secret-" + b"0" * 32)
     print(f"{len(reports)} synthetic reports from {export}")
 
+    scrub_text("warm-up: Dr. Smith")  # the census name lists load once per process, not inside the timing
     results: dict[str, tuple[dict, float]] = {}
     for label, cfg in (("ours (tags)", ScrubConfig()), ("ours (fakes)", ScrubConfig(style="fake"))):
         from radcurate.deid.reports import ReportDeidConfig
