@@ -112,6 +112,36 @@ def scan_tree(root: str | os.PathLike, exclude: str | os.PathLike | None = None)
     return TreeScan(sorted(files), sorted(problems, key=lambda p: p["source"]))
 
 
+def first_candidate(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> str | None:
+    """The first file under ``root`` that could be DICOM (:func:`radcurate.dicom_file.could_be_dicom`),
+    walking as :func:`scan_tree` does but stopping there; None when there is none."""
+    from radcurate.dicom_file import could_be_dicom
+
+    root = os.fspath(root)
+    real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
+    skip = os.path.realpath(exclude) if exclude else None
+    stack = [root]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if skip is None or os.path.realpath(entry.path) != skip:
+                        stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=not entry.is_symlink()) and could_be_dicom(entry.path):
+                    return entry.path
+                elif entry.is_symlink() and os.path.realpath(entry.path).startswith(real_root) \
+                        and os.path.isfile(entry.path) and could_be_dicom(entry.path):
+                    return entry.path
+            except OSError:
+                continue
+    return None
+
+
 def list_files(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[str]:
     """Relative POSIX paths of every entry under ``root`` that ingest accounts for: all files (any
     name, with or without extension), non-regular entries, and folders that cannot be listed
