@@ -16,9 +16,11 @@ up front, hence this module.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.encaps import parse_basic_offsets, parse_fragments
 from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import UID
 
@@ -66,7 +68,8 @@ def check_geometry(ds: Dataset, transfer_syntax: str) -> None:
         raise GeometryError("Rows or Columns is over 65535, the most their VR (US) holds")
     elem = ds["PixelData"]
     if getattr(elem, "is_undefined_length", False) or UID(str(transfer_syntax)).is_compressed:
-        return  # encapsulated: each frame is checked against these attributes when decoded
+        _check_frames(ds, frames, str(transfer_syntax))  # each frame's size is checked when decoded
+        return
     probe = Dataset()
     probe.Rows, probe.Columns, probe.SamplesPerPixel, probe.BitsAllocated = rows, columns, samples, bits
     probe.NumberOfFrames = frames
@@ -81,3 +84,23 @@ def check_geometry(ds: Dataset, transfer_syntax: str) -> None:
         raise GeometryError(f"pixel data holds {actual} bytes, fewer than the {expected} that {shape} need")
     raise GeometryError(f"pixel data holds {actual} bytes, more than the {expected} that {shape} need: "
                         "the extra bytes would never be checked for burned-in text")
+
+
+def _check_frames(ds: Dataset, frames: int, transfer_syntax: str) -> None:
+    """Encapsulated pixel data holds the frames the header counts: no more (a frame beyond Number of
+    Frames is never decoded, so never checked for burned-in text, yet it would be written)."""
+    value = ds.PixelData
+    try:
+        buf = io.BytesIO(value)
+        offsets = parse_basic_offsets(buf)
+        fragments, _ = parse_fragments(buf)
+    except Exception:
+        raise GeometryError("encapsulated pixel data cannot be split into items") from None
+    table = ds.get("ExtendedOffsetTable")
+    listed = len(table) // 8 if table else len(offsets)
+    if listed and listed != frames:
+        raise GeometryError(f"the offset table lists {listed} frame(s), NumberOfFrames says {frames}")
+    if fragments < frames:
+        raise GeometryError(f"{fragments} fragment(s) of pixel data cannot hold {frames} frame(s)")
+    if str(transfer_syntax) == "1.2.840.10008.1.2.5" and fragments != frames:  # RLE: one fragment a frame
+        raise GeometryError(f"{fragments} RLE fragments for {frames} frame(s): RLE stores one per frame")

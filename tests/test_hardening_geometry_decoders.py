@@ -211,3 +211,19 @@ def test_the_images_stage_quarantines_a_curated_file_whose_decoder_panics(tmp_pa
     res = images_task(0, [item], str(curated), ImagesConfig(), folder=str(tmp_path / "images"))
     assert res["instances"] == 0 and [q["reason"] for q in res["quarantine"]] == ["undecodable_pixels"]
     assert "PanicException" in res["quarantine"][0]["detail"]
+
+
+def test_a_compressed_frame_beyond_number_of_frames_is_quarantined(tmp_path):
+    # two RLE frames, the second with the name burned in; the header says one frame, so only the
+    # first would be decoded and checked, and both would be written
+    clean = radiograph(256)
+    named = clean.copy()
+    burn_text(named, list(NAME_LINES), value=int(named.max()) + 300, font_px=11, origin=(4, 4))
+    ds = make_ct(pixels=clean)
+    ds.Rows = ds.Columns = 256
+    ds.NumberOfFrames = 2
+    ds.compress(pydicom.uid.RLELossless, np.stack([clean, named]), generate_instance_uid=False)
+    ds.NumberOfFrames = 1
+    res, out = deid(ds, tmp_path)
+    assert res.get("quarantine", {}).get("reason") == "bad_pixel_geometry", res.get("quarantine")
+    assert _no_curated_file(out)
