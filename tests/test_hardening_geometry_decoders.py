@@ -227,3 +227,20 @@ def test_a_compressed_frame_beyond_number_of_frames_is_quarantined(tmp_path):
     res, out = deid(ds, tmp_path)
     assert res.get("quarantine", {}).get("reason") == "bad_pixel_geometry", res.get("quarantine")
     assert _no_curated_file(out)
+
+
+def decode_unguarded(ctx) -> dict:
+    """A stage that decodes the panicking file with no guard of its own."""
+    pydicom.dcmread(ctx.config["path"]).pixel_array
+    return {}
+
+
+def test_a_panic_that_escapes_a_stage_is_an_error_not_a_stage_left_running(tmp_path):
+    from radcurate.dags.runner import read_state, run_stage
+    from radcurate.stage import Stage
+
+    stage = Stage(name="decoder", function=decode_unguarded, inputs=(), outputs=())
+    outcome = run_stage(stage, {}, tmp_path / "out", config={"path": str(rle_that_panics(tmp_path))},
+                        log=lambda line: None)
+    assert outcome.status == "error" and "PanicException" in outcome.message
+    assert read_state(tmp_path / "out", "decoder")["status"] == "error"
