@@ -30,11 +30,13 @@ def ingest_then_deid(out_dir: str | os.PathLike, dicom_dir: str | os.PathLike,
     Duplicates, DICOMDIRs and unreadable files are quarantined by ingest's rules, as in the pipeline.
     """
     from radcurate.deid import DeidConfig, run_deid
+    from radcurate.deid.keys import check_secret
     from radcurate.ingest import run_ingest
 
+    config = config if config is not None else DeidConfig()
+    check_secret(config.secret_file, out_dir)  # before ingest writes OUT/phi
     run_ingest(dicom_dir, reports_file, Path(out_dir), client=client)
-    return run_deid(out_dir, include_reports=reports_file is not None, client=client,
-                    config=config if config is not None else DeidConfig())
+    return run_deid(out_dir, include_reports=reports_file is not None, client=client, config=config)
 
 
 def deid_command(args: argparse.Namespace) -> int:

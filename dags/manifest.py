@@ -71,8 +71,11 @@ def build_manifest(
         "code_version": code_version(),
         "config": effective,
         "config_hash": config_hash(effective),
+        # by name and fingerprint only: folder names of an export are often patient names or MRNs.
+        # Where each input was lies in the PHI zone (phi/inputs.json, see write_input_paths).
         "inputs": {
-            k: {"path": str(v) if v is not None else None, "fingerprint": fingerprint_path(v)}
+            k: {"root": k, "given": v is not None, "fingerprint": fingerprint_path(v),
+                "paths": f"{INPUT_PATHS} (PHI zone)" if v is not None else None}
             for k, v in inputs.items()
         },
         "ok": report.ok,
@@ -94,6 +97,28 @@ def build_manifest(
     }
 
 
+INPUT_PATHS = "phi/inputs.json"
+
+
+def write_input_paths(out_dir: Path, run_id: str, inputs: Mapping[str, Path | None]) -> Path:
+    """``OUT/phi/inputs.json`` (mode 0600, in the private PHI zone): each run's input paths by name,
+    the newest run first; ``manifest.json`` names inputs only by their root name."""
+    path = Path(out_dir, INPUT_PATHS)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        runs = json.loads(path.read_text())
+        runs = runs if isinstance(runs, list) else []
+    except (OSError, ValueError):
+        runs = []
+    runs = [{"run_id": run_id, "inputs": {k: str(v) if v is not None else None for k, v in inputs.items()}}] + runs[:49]
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(runs, fh, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
 def write_manifest(
     out_dir: Path,
     report: "RunReport",
@@ -104,6 +129,7 @@ def write_manifest(
     """Write ``OUT/manifest.json`` atomically and return its path."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)  # a run that failed before its first stage wrote
     manifest = build_manifest(Path(out_dir), report, inputs, config, stages)
+    write_input_paths(Path(out_dir), report.run_id, inputs)
     path = Path(out_dir, "manifest.json")
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))

@@ -29,7 +29,9 @@ from radcurate.stage import INPUT_PREFIX, Stage, StageContext
 
 from .config import config_hash, effective_config, split_section, validate_config
 from .pipeline import PIPELINE, active, ordered
+from .previous_outputs import drop_previous, recover, restore_previous, set_aside
 from .quarantine_share import quarantine_share_suite
+from .reviewed_keys import check_reviewed_keys
 
 logger = logging.getLogger(__name__)
 STATE_DIR = "_state"
@@ -135,16 +137,19 @@ def run_pipeline(
 
 def preflight(stages: Sequence[Stage], config: Mapping[str, Mapping[str, Any]],
               inputs: Mapping[str, Path | None], out_dir: Path) -> None:
-    """What must hold before anything is written to OUT: each stage's own ``preflight`` (a report
-    extract's columns, the secret's location) and what its config points at (``config_inputs``:
-    the secret readable and private, lexicons and reviewed labels present). Raises ``ValueError``
-    (or ``OSError``) saying what is wrong."""
+    """What must hold before anything is written to OUT: each stage's own ``preflight`` (a DICOM
+    folder with a file that could be DICOM, a report extract's columns, the secret's location and
+    mode, lexicon contents), what its config points at (``config_inputs``: the secret readable and
+    private, lexicons and reviewed labels present) and, across stages, reviewed labels keyed under
+    this run's secret. Raises ``ValueError`` (or ``OSError``) saying what is wrong."""
     for stage in stages:
         own, _ = split_section(dict(config.get(stage.name, {})))
         if stage.preflight is not None:
             stage.preflight(own, inputs, Path(out_dir))
         if stage.config_inputs is not None:
             stage.config_inputs(own, Path(out_dir))
+    if any(stage.name == "labeling" for stage in stages):
+        check_reviewed_keys(config, inputs)
 
 
 def run_stage(
@@ -167,6 +172,7 @@ def run_stage(
     fingerprint = input_fingerprint(stage, inputs, out_dir, config)
     chash = config_hash(effective_config(stage, {**config, **settings}))
     state = read_state(out_dir, stage.name)
+    recover(stage.name, stage.outputs, out_dir, completed=state.get("status") == DONE)
     changed = _changed_outputs(state, out_dir) if state.get("status") == DONE else []
     if changed and not force:
         log(f"[{stage.name}] outputs changed since the stage completed ({', '.join(changed[:3])}): redoing it")
@@ -182,6 +188,7 @@ def run_stage(
         )
     if state.get("status") == "running":
         log(f"[{stage.name}] an earlier run was interrupted: redoing the stage from scratch")
+    set_aside(stage.name, stage.outputs, out_dir)  # put back if this attempt fails (previous_outputs)
     clear_outputs(stage, out_dir)
     started = time.perf_counter()
     write_state(
@@ -192,10 +199,13 @@ def run_stage(
     ctx = StageContext(out_dir=out_dir, inputs=inputs, client=client, config=config, progress=progress)
     try:
         result = dict(stage.function(ctx))
-    except Exception as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise  # the state stays "running": the next run puts the previous outputs back and redoes it
+    except BaseException as exc:  # a native panic (pyo3's PanicException) is no Exception: an error all the same
         seconds = round(time.perf_counter() - started, 3)
         message = f"{type(exc).__name__}: {exc}"
         log(f"[{stage.name}] error: {message}")
+        restore_previous(stage.name, stage.outputs, out_dir, keep_rejected=False)
         write_state(
             out_dir,
             stage.name,
@@ -222,6 +232,11 @@ def run_stage(
     seconds = round(time.perf_counter() - started, 3)
     passed = all(r.success for r in results)
     status = "ran" if passed else "failed_validation"
+    rejected = None
+    if passed:
+        drop_previous(stage.name, out_dir)
+    else:  # no rejected table stays under curated/: the previous version stays current
+        rejected = restore_previous(stage.name, stage.outputs, out_dir, keep_rejected=True)
     write_state(
         out_dir,
         stage.name,
@@ -247,6 +262,9 @@ def run_stage(
         message = ""
     else:
         message = "expectation suite failed:\n" + format_report(results, failures_only=True)
+        if rejected is not None:
+            message += (f"\nthe rejected outputs are in {rejected} (PHI zone); the previous version of "
+                        "the stage's outputs stays current")
         log(f"[{stage.name}] {message}")
     return StageOutcome(stage.name, status, result, validation, seconds, message, fingerprint, chash)
 

@@ -21,7 +21,10 @@ class DeidConfig:
     installed, numpy detector otherwise), ``tesseract``, ``numpy``, or ``none`` (no pixel check).
     ``surrogates``: what replaces PHI in report text — ``tag`` (``[NAME]``,
     ``[DATE]``, ...; dates are shifted, not tagged) or ``fake`` (realistic, deterministic fakes keyed
-    by the project secret).
+    by the project secret). ``decode_timeout``: seconds a file's compressed pixel data may take to
+    decode in a child process before the worker decodes it (JPEG, JPEG-LS, JPEG 2000: decoders that
+    can abort or hang on a malformed file; see :mod:`radcurate.isolation`); 0 decodes in the worker
+    only (a panic is still caught there).
     """
 
     retain_dates: bool = True
@@ -36,3 +39,8 @@ class DeidConfig:
     batch_size: int = 64
     annex_e_edition: str = "2026c"
     surrogates: str = field(default="tag", metadata={"choices": SURROGATES})
+    decode_timeout: float = 120.0
+
+    def __post_init__(self):
+        if float(self.decode_timeout) < 0:
+            raise ValueError("decode_timeout must be >= 0 seconds (0: no child process)")

@@ -22,10 +22,12 @@ from pydicom.uid import (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Ex
 
 from radcurate.dates import parse_da
 from radcurate.dicom_file import is_dicomdir, looks_like_dataset, trailing_bytes
+from radcurate.isolation import NativeFailure, check_decodes, guarded
 
 from .bitstream import BitstreamError, strip_pixel_metadata
 from .config import DeidConfig
 from .dicom import DicomDeidentifier, FileRejected, audit_rows
+from .geometry import GeometryError, check_geometry
 from .keys import Keyer
 from .pixels import PixelError, clean_pixels
 
@@ -105,7 +107,10 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
         if is_dicomdir(ds):
             return reject("dicomdir", "a DICOMDIR is an index of the export, not an instance")
         ts, little = _transfer_syntax(ds)
+        check_geometry(ds, ts)  # before anything else: the pixel check must see every byte written
         result = deid.deidentify(ds)
+    except GeometryError as exc:
+        return reject(exc.reason, str(exc))
     except FileRejected as exc:
         return reject(exc.reason, exc.detail)
     except Exception as exc:
@@ -114,7 +119,13 @@ def deidentify_file(path: str, source: str, out_root: str, keyer: Keyer, config:
     boxes = []
     if config.clean_pixels:
         try:
-            boxes, ts = clean_pixels(ds, ts, little, method=config.text_detector)
+            failure = (check_decodes(path, ts, config.decode_timeout)
+                       if config.text_detector != "none" and "PixelData" in ds else None)
+            if failure:
+                raise NativeFailure(failure)
+            boxes, ts = guarded(clean_pixels, ds, ts, little, method=config.text_detector)
+        except NativeFailure as exc:
+            return reject("pixel_undecodable", f"cannot decode pixel data ({exc.detail}); transfer syntax {ts}")
         except PixelError as exc:
             return reject(exc.reason, exc.detail + f"; transfer syntax {ts}")
         except Exception as exc:

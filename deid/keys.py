@@ -56,13 +56,31 @@ def load_or_create_secret(path: str | os.PathLike | None = None) -> bytes:
 
 
 def check_secret_outside(secret: str | os.PathLike | None, out_dir: str | os.PathLike) -> None:
-    """Refuse a secret stored inside the output folder: whoever receives the output must never
-    receive the key that re-identifies it."""
+    """Refuse a secret stored inside the output folder, reached through a link into it, or named
+    there by a link: whoever receives the output must never receive the key that re-identifies it."""
     path = Path(secret) if secret is not None else default_secret_path()
-    real, out = os.path.realpath(path), os.path.realpath(out_dir)
-    if real == out or real.startswith(out.rstrip(os.sep) + os.sep):
-        raise ValueError(f"secret file {path} is inside the output folder {out_dir}; keep it outside "
-                         "(e.g. ~/.config/radcurate/secret.key), since outputs are shared")
+    out = os.path.realpath(out_dir)
+    # where it really is (through any link) and where it is named: a link inside OUT to a key
+    # elsewhere would be shared with the output too
+    for where in (os.path.realpath(path), os.path.join(os.path.realpath(path.parent), path.name)):
+        if where == out or where.startswith(out.rstrip(os.sep) + os.sep):
+            raise ValueError(f"secret file {path} is inside the output folder {out_dir} (or links into it); "
+                             "keep it outside (e.g. ~/.config/radcurate/secret.key), since outputs are shared")
+
+
+def check_secret(secret: str | os.PathLike | None, out_dir: str | os.PathLike) -> None:
+    """Everything about the secret that can be known before a run writes anything: not inside the
+    output folder (its real location, through any link) and, when it exists, a file only its owner
+    can read. Raises ``ValueError``; never creates the secret."""
+    check_secret_outside(secret, out_dir)
+    path = Path(secret) if secret is not None else default_secret_path()
+    if path.exists():
+        if not path.is_file():
+            raise ValueError(f"secret file {path} is not a file")
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ValueError(f"secret file {path} can be read by other users (mode {mode:04o}); "
+                             f"make it private first: chmod 600 {path}")
 
 
 @dataclass(frozen=True)

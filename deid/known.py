@@ -35,10 +35,14 @@ DATE_TAGS = tuple(dd.tag_for_keyword(k) for k in DATE_KEYWORDS)
 BIRTH_DATE_TAG = dd.tag_for_keyword("PatientBirthDate")
 _SPLIT_NAME = re.compile(r"[\^,=\s]+")
 _DA = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-# Written shapes of PHI that have no known value to match: e-mail, phone, long digit runs, dates.
+# Written shapes of PHI that have no known value to match: e-mail, phone, long digit runs, dates, and
+# the words that introduce a person (then the text scrubber looks for the name itself).
 PHI_SHAPES = re.compile(
     r"@|\(\d{3}\)\s*\d{3}|\b\d{3}[-. ]\d{3}[-. ]\d{4}\b|\b\d{5,}\b|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"
-    r"|\b(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}\b|\bDr\.?\s|\b(?:MD|M\.D\.)\b|https?://|www\.",
+    r"|\b(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}\b|\bDr\.?\s|\b(?:MD|M\.D\.)\b|https?://|www\."
+    # words that introduce a person in free text ("Patient Zenobia Quillfeather called", "signed by ...")
+    r"|\b(?:patient|pt|signed|dictated|called|phoned|spoke|talked|wife|husband|daughter|son|mother|father"
+    r"|sister|brother|spouse|partner|caregiver|guardian|friend|nurse|rn|np|mr|mrs|ms)\b",
     re.IGNORECASE,
 )
 

@@ -238,13 +238,35 @@ _TRIGGERS = (r"(?:electronically[ \t]+)?(?:signed|e-signed|signed[ \t]+out)(?:[ 
              r"discussed[ \t]+with|reviewed[ \t]+with|called[ \t]+to|communicated[ \t]+to|conveyed[ \t]+to|"
              r"relayed[ \t]+to|reported[ \t]+to|telephoned[ \t]+to|given[ \t]+to|notified|paged|d/w|"
              r"spoke[ \t]+(?:with|to)|talked[ \t]+(?:with|to)|informed|contacted|left[ \t]+(?:a[ \t]+)?message[ \t]+(?:for|with)|"
+             r"message[ \t]+left[ \t]+(?:for|with)|(?:contacted|called|paged|accompanied|escorted|referred|seen|"
+             r"examined|brought(?:[ \t]+in)?|consented)[ \t]+by|"
              r"attending(?:[ \t]+(?:physician|radiologist))?|resident|fellow|radiologist|technologist|"
              r"sonographer|referring(?:[ \t]+(?:physician|provider|doctor|clinician))?|"
              r"ordering(?:[ \t]+(?:physician|provider|doctor|clinician))?|requested[ \t]+by|ordered[ \t]+by|"
              r"pcp|cc|copy[ \t]+to|physician|provider|patient[ \t]+name|patient|pt|name|nurse|rn")
 TRIGGER_NAME_RE = re.compile(r"(?i:\b(?P<trig>" + _TRIGGERS + r")(?:[ \t]*:)?[ \t]+(?:the[ \t]+)?)"
-                             r"(?:(?:" + TITLE_RE + r"|(?:Nurse|NP|PA|RN)\.?)[ \t]+)?"
+                             r"(?:(?:" + TITLE_RE + r"|(?i:nurse[ \t]+practitioner|physician[ \t]+assistant|nurse|np|pa|rn)\.?)[ \t]+)?"
                              r"(?P<name>" + _NAME_SEQ + r")")
+# Weak cues: family members, callers and the patient. A capitalised name after them (or before a
+# reporting verb) is taken only with evidence: a census given name or surname, or two capitalised
+# words that are no ordinary vocabulary (see scrub_names and name_lexicon).
+RELATIONS = ("wife husband spouse partner daughter son mother father sister brother parent guardian caregiver "
+             "friend neighbor neighbour niece nephew aunt uncle grandson granddaughter grandmother grandfather "
+             "fiance fiancee girlfriend boyfriend roommate stepson stepdaughter stepmother stepfather").split()
+_NAME_RUN = NAME_TOKEN + r"(?:[ \t]+(?:" + PARTICLE + r"[ \t]+)?" + NAME_TOKEN + r"){0,3}"
+WEAK_CUE_NAME_RE = re.compile(
+    r"(?i:\b(?P<cue>patient|pt|" + "|".join(RELATIONS) + r"|called|call[ \t]+from|message[ \t]+from|"
+    r"spoke[ \t]+(?:with|to)|talked[ \t]+(?:with|to)|phoned|contacted|contact)(?:'s)?\.?)"
+    r"(?:[ \t]*[:,\-])?[ \t]+(?:(?i:the|her|his|their|our|a|an)[ \t]+)?(?P<name>" + _NAME_RUN + r")")
+VERB_AFTER_NAME_RE = re.compile(
+    r"(?P<name>" + _NAME_RUN + r")(?:[ \t]*,)?[ \t]+(?P<cue>(?i:called|phoned|telephoned|asked|requested|stated|"
+    r"agreed|consented|declined|confirmed|(?:was|were)[ \t]+(?:notified|informed|contacted|paged|called|told|"
+    r"updated)|is[ \t]+aware|will[ \t]+call|returned[ \t]+the[ \t]+call|left[ \t]+a[ \t]+message)\b|"
+    r"\((?i:" + "|".join(RELATIONS) + r")\))")
+WEAK_CUE_WORDS = frozenset(RELATIONS + ["patient", "pt", "called", "call", "message", "spoke", "talked", "phoned",
+                                        "contacted", "contact"])
+VERB_CUE_WORDS = frozenset("""called phoned telephoned asked requested stated agreed consented declined confirmed
+    was were is will returned left""".split()) | frozenset(RELATIONS)
 # triggers after which a name is expected even in lower case (header lines)
 STRONG_TRIGGERS = re.compile(r"(?i)signed|dictated|read[ \t]+by|interpreted|verified|approved|transcribed|"
                              r"attending|resident|fellow|radiologist|technologist|sonographer|referring|ordering|"
@@ -283,6 +305,11 @@ call called calling discussed discussion results result critical urgent stat pre
 at time date on via phone telephone page paged pager verbal verbally
 mrn dob acc accession id sex age male female man woman gender exam ordered order location room bed
 ssn phone fax email address visit encounter account insurance xxxx xx xxx
+practitioner assistant radiation nuclear vascular thoracic cardiothoracic transplant hepatology gastroenterology
+nephrology hematology rheumatology endocrinology dermatology psychiatry obstetrics gynecology anesthesia
+anesthesiology pathology transport scheduling registration nursing pharmacy respiratory therapy rehabilitation
+hospitalist intensivist triage admitting infectious diseases palliative geriatrics orthopaedics otolaryngology
+ophthalmology front desk reading room lab laboratory department outside facility
 """.split())
 
 # Names that are also common or clinical words: when they are a patient's known name part they are
@@ -304,6 +331,20 @@ EPONYM_NEXT = frozenset("""
 matter cell cells count blood fracture fractures cyst cysts lines line criteria classification
 disease syndrome sign signs test score scale grade stage node nodes catheter tube filter pouch space
 fascia capsule ligament canal duct hernia lesion lesions hump tumor tumour body bodies
+""".split())
+# Radiology eponyms: a surname in the census lists, but in a report the name of a sign, a line, a
+# fracture or a device ("Kerley B lines", "Hampton's hump", "Swan-Ganz catheter"). Never evidence of a
+# person by themselves; a title or a context still makes one a name ("Dr. Hampton").
+EPONYMS = frozenset("""
+kerley hampton westermark fleischner swan ganz foley dobhoff chiari schmorl baker bochdalek morgagni
+hodgkin crohn barrett graves paget colles smith jones boerhaave mallory weiss zenker meckel hirschsprung
+wilms ewing kaposi pancoast horner monteggia galeazzi salter harris bankart sachs segond lisfranc
+jefferson brodie perthes legg calve osgood schlatter sinding larsen kienbock preiser madelung sprengel
+klippel feil arnold dandy walker budd wernicke virchow morison gerota luschka glisson willis monro
+magendie batson stensen wharton valsalva cooper poland tietze mondor pott scheuermann baastrup forestier
+caplan loeffler churg strauss wegener goodpasture kartagener macleod mounier kuhn williams campbell
+birt hogg dube windermere golden felson luftsichel palla hickman groshong broviac mediport seldinger
+frank ranson glasgow fleischner bosniak lugano hounsfield doppler roux whipple nissen hartmann
 """.split())
 # Name-words that start ordinary sentences: taken as a known name only beside another name part
 # or a title.
@@ -339,7 +380,8 @@ HINT_WORDS: dict[str, frozenset] = {
     "trig": frozenset("""signed esigned dictated read interpreted reviewed verified approved transcribed reported
         performed prepared finalized discussed called communicated conveyed relayed telephoned given notified
         paged w spoke talked informed contacted left attending resident fellow radiologist technologist sonographer referring ordering requested
-        ordered pcp cc copy physician provider patient pt name nurse rn""".split()),
+        ordered pcp cc copy physician provider patient pt name nurse rn message accompanied escorted referred
+        seen examined brought consented""".split()),
     "degree": frozenset("md m phd ph mbbs mbchb frcr dabr rt r cnp arnp fnp dnp do rn np pa d o n".split()),
     "idctx": frozenset("""mrn mr medical acc accession id serial s sn order encounter visit fin csn account acct
         case study requisition insurance member policy ssn social license""".split()),

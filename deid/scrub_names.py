@@ -1,5 +1,12 @@
 """Person names in report text: the patient's own (known) names in any written form, and staff or
-family names found by context (titles, degrees, "signed by", a common given name inside a sentence)."""
+family names found by context (titles, degrees, "signed by", a common given name inside a sentence).
+
+Weak cues (the patient, a family member, a caller: "Patient Zenobia Quillfeather called back", "his
+daughter Maria", "Ana Lima (wife) was informed") take a capitalised name only with evidence: a given
+name or surname of the census lists (:mod:`.name_lexicon`), or two capitalised words that no report
+writes in lower case. Around every name found, "LAST, FIRST" and "FIRST LAST" are taken whole when the
+neighbour is a given name or surname, and every part of a found name is removed wherever it appears
+in the same text."""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from functools import lru_cache
 
 from radcurate.deid import patterns as P
 
+from .name_lexicon import NameLexicon, name_lexicon, ordinary_words
 from .scrub_known import Known
 from .scrub_scan import Scan
 from .scrub_spans import PRIORITY, Span
@@ -66,6 +74,8 @@ def _context_names(scan: Scan) -> list[tuple[int, int]]:
     text, hints = scan.text, scan.hints
     found: list[tuple[int, int]] = []
 
+    lex, ordinary = name_lexicon(), ordinary_words()
+
     def add(s, e, from_right=False):
         r = _trim_name(text, s, e, from_right)
         if r:
@@ -99,6 +109,20 @@ def _context_names(scan: Scan) -> list[tuple[int, int]]:
                 # lower case is no sign of a name: take "john mccarthy" or a word closing the line
                 if r and (len(text[r[0]:r[1]].split()) >= 2 or re.match(r"[ \t]*(?:[,;\n]|$)", text[r[1]:])):
                     found.append(r)
+            else:  # "spoke with maria gonzalez": a census given name and surname, neither a word
+                r = _trim_name(text, m.start("name"), m.end("name"))
+                words = _tokens(text, *r) if r else []
+                if len(words) >= 2 and _given(words[0], lex, ordinary) and \
+                        all(w.lower() in lex.surnames | lex.given and w.lower() not in ordinary for w in words[1:]):
+                    found.append(r)
+    for m in scan.hits(P.WEAK_CUE_NAME_RE, scan.at(P.WEAK_CUE_WORDS)):
+        r = _weak_name(text, m.start("name"), m.end("name"), lex, ordinary)
+        if r:
+            found.append(r)
+    for m in scan.hits(P.VERB_AFTER_NAME_RE, scan.at(P.VERB_CUE_WORDS), 80, 30):
+        r = _weak_name(text, m.start("name"), m.end("name"), lex, ordinary, from_right=True)
+        if r:
+            found.append(r)
     firsts = scan.at(P.FIRST_NAMES)
     for m in scan.hits(P.CAPS_LAST_FIRST_RE, firsts, 40, 30):
         words = [_bare(w).lower() for w in re.split(r"[\s,]+", m.group("name")) if len(_bare(w)) > 1]
@@ -120,14 +144,90 @@ def _context_names(scan: Scan) -> list[tuple[int, int]]:
         before = text[max(0, p - 3):p].rstrip(" \t(\"'")
         if before and before[-1] not in ".:!?\n" and low in P.FIRST_NAMES:
             found.append((p, end))
-    for m in scan.hits(_FIRST_LAST_RE, firsts):
+    given_at = sorted(set(firsts) | set(scan.at(lex.given & scan.present)))
+    for m in scan.hits(_FIRST_LAST_RE, given_at):
         f, last = m.group("f"), m.group("l")
-        fl = f.lower()
-        if fl in P.FIRST_NAMES and fl not in P.VERY_COMMON and not _is_common(last) \
-                and (f.isupper() == last.isupper()):
+        fl, ll = f.lower(), _bare(last).lower()
+        common = fl in P.FIRST_NAMES and fl not in P.VERY_COMMON and not _is_common(last)
+        # any census given name before a census surname, both in Title case and neither ordinary
+        census = (not f.isupper() and not last.isupper() and fl in lex.given and ll in lex.surnames
+                  and ll not in ordinary)
+        if (common or census) and (f.isupper() == last.isupper()):
             e = m.end("l") - (2 if last.lower().endswith("'s") else 0)
             found.append((m.start("f"), e))
-    return found
+    return [_around(text, s, e, lex, ordinary) for s, e in found]
+
+
+def _tokens(text: str, s: int, e: int) -> list[str]:
+    return [b for b in (_bare(m.group(0)) for m in _TOK_RE.finditer(text, s, e)) if len(b) > 1]
+
+
+def _weak_name(text: str, start: int, end: int, lex: NameLexicon, ordinary: frozenset,
+               from_right: bool = False) -> tuple[int, int] | None:
+    """The person named by the capitalised run after a weak cue (or before a reporting verb), or
+    None. The run is cut at the first ordinary word (counted from the cue); a capitalised word that
+    opens a sentence is no evidence. Evidence: a census given name or surname in what is left, or
+    two or more Title-case words of which none is ordinary vocabulary ("Zenobia Quillfeather")."""
+    toks = [(m.start(), m.end(), _bare(m.group(0))) for m in _TOK_RE.finditer(text, start, end)]
+    toks = [t for t in toks if len(t[2]) > 1]
+    if from_right:
+        toks = toks[::-1]
+    kept = []
+    for t in toks:
+        if t[2].lower() in ordinary or _is_common(t[2]):
+            break
+        kept.append(t)
+    if from_right:
+        kept = kept[::-1]
+    if len(kept) > 1 and kept[0][2].lower() not in lex.given and re.search(r"(?:^|[.!?\n])[ \t\"'(]*$", text[:kept[0][0]]):
+        kept = kept[1:]  # "Later Zenobia asked": a sentence's first word is capitalised anyway (a given name stays)
+    if not kept:
+        return None
+    words = [t[2] for t in kept]
+    if not any(lex.is_name(w) for w in words) and (len(words) < 2 or any(w.isupper() for w in words)):
+        return None
+    s, e = kept[0][0], kept[-1][1]
+    if text[s:e].lower().endswith("'s"):
+        e -= 2
+    elif text[e - 1:e] == "." and len(words[-1]) > 1:
+        e -= 1
+    return s, e
+
+
+_COMMA_GIVEN = re.compile(rf",[ \t]*(?P<g>[{P.UP}][{P.LO}]+(?:-[{P.UP}]?[{P.LO}]+)?|[{P.UP}]{{2,}}(?:-[{P.UP}]{{2,}})?)"
+                          rf"(?:[ \t]+[{P.UP}]\.?)?(?![{P.UP}{P.LO}'\-])")
+_NAME_BEFORE = re.compile(rf"(?<![{P.UP}{P.LO}.'\-])(?P<g>[{P.UP}][{P.LO}]+|[{P.UP}]{{2,}})[ \t]+$")
+_NAME_AFTER = re.compile(rf"[ \t]+(?P<g>[{P.UP}][{P.LO}]+(?:['\-][{P.UP}][{P.LO}]+)?|[{P.UP}]{{2,}})(?![{P.UP}{P.LO}'\-])")
+
+
+def _same_case(word: str, name: str) -> bool:
+    return word.isupper() == name.isupper()
+
+
+def _given(word: str, lex: NameLexicon, ordinary: frozenset) -> bool:
+    """A census given name (each part of a hyphenated one, "Mei-Ling": any part) that is no ordinary word."""
+    parts = [p for p in word.lower().split("-") if p]
+    return any(p in lex.given for p in parts) and not any(p in ordinary for p in parts)
+
+
+def _around(text: str, s: int, e: int, lex: NameLexicon, ordinary: frozenset) -> tuple[int, int]:
+    """A found name with its "LAST, FIRST" given name, the given name before it ("FIRST LAST") and
+    the surname after a lone given name, when that neighbour is a census name of the same case."""
+    name = text[s:e]
+    m = _COMMA_GIVEN.match(text, e)
+    if m and _given(m.group("g"), lex, ordinary) and _same_case(m.group("g"), name):
+        e = m.end()
+    m = _NAME_BEFORE.search(text, max(0, s - 30), s)
+    if m and _given(m.group("g"), lex, ordinary) and _same_case(m.group("g"), name):
+        s = m.start()
+    toks = _tokens(text, s, e)
+    m = _NAME_AFTER.match(text, e)
+    if m and len(toks) == 1 and toks[0].lower() in lex.given and _same_case(m.group("g"), name):
+        # after a given name a census surname is one even when it is also a word ("Gwendolyn Price")
+        g = _bare(m.group("g")).lower()
+        if g in lex.surnames or (g in lex.word_surnames and not m.group("g").isupper()):
+            e = m.end()
+    return s, e
 
 
 _FIRST_LAST_RE = re.compile(r"\b(?P<f>[A-Z][a-z]+|[A-Z]{2,})(?:[ \t]+[A-Z]\.?)?[ \t]+(?P<l>(?:[A-Z][a-z]+|[A-Z]{2,})(?:['\-][A-Za-z]+)*)\b")

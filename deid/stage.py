@@ -30,10 +30,11 @@ def deid_config(section: Mapping[str, Any]) -> DeidConfig:
 
 
 def deid_preflight(section: Mapping[str, Any], inputs: Mapping[str, Any], out_dir: Path) -> None:
-    """A secret inside OUT is refused before it is read, or created there."""
-    from .keys import check_secret_outside
+    """The secret is checked before anything is written: not inside OUT (through any link), and
+    private when it exists (:func:`~radcurate.deid.keys.check_secret`)."""
+    from .keys import check_secret
 
-    check_secret_outside(deid_config(section).secret_file, out_dir)
+    check_secret(deid_config(section).secret_file, out_dir)
 
 
 def deid_config_inputs(section: Mapping[str, Any], out_dir: Path) -> dict[str, str]:

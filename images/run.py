@@ -180,6 +180,8 @@ def images_task(task: int, items: pa.Table | list[dict], curated_dir: str, confi
                 folder: str | None = None) -> dict:
     """Decode ``items`` (instance records, a table from :func:`plan_tasks`) and write their part
     files into ``folder`` (default ``curated_dir/images``); top-level for Dask."""
+    from radcurate.isolation import NativeFailure, check_decodes, guarded
+
     from .decode import decode_file, resize_padded
 
     items = items.to_pylist() if isinstance(items, pa.Table) else items
@@ -191,8 +193,12 @@ def images_task(task: int, items: pa.Table | list[dict], curated_dir: str, confi
     radiographs = {m.upper() for m in config.radiograph_modalities}
     try:
         for item in items:
-            try:
-                d = decode_file(Path(curated_dir) / item["path"])
+            try:  # a decoder that aborts, hangs or panics costs this file only (radcurate.isolation)
+                path = Path(curated_dir) / item["path"]
+                failure = check_decodes(str(path))
+                if failure:
+                    raise NativeFailure(failure)
+                d = guarded(decode_file, path)
             except LookupError:
                 quarantine.append({"source": item["path"], "reason": "no_pixel_data",
                                    "detail": "instance has no pixel data element"})

@@ -24,8 +24,15 @@ def ingest_config(section: Mapping[str, Any]) -> IngestConfig:
 
 
 def ingest_preflight(section: Mapping[str, Any], inputs: Mapping[str, Any], out_dir: Path) -> None:
-    """A bad report extract (unreadable, a column missing) fails now, not after the DICOM tree has
-    been read (:class:`~radcurate.extract.ExtractError`)."""
+    """A DICOM folder with no file that could be DICOM, or a bad report extract (unreadable, a
+    column missing), fails now, before anything is written (``ValueError``; the extract's is an
+    :class:`~radcurate.extract.ExtractError`)."""
+    if inputs.get("dicom") is not None:
+        from .walk import first_candidate
+
+        if first_candidate(inputs["dicom"], exclude=out_dir) is None:
+            raise ValueError(f"the DICOM folder {inputs['dicom']} holds no file that could be DICOM "
+                             "(no DICM prefix, no DICOM header at the start)")
     if inputs.get("reports") is None:
         return
     from radcurate.extract import check_extract

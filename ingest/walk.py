@@ -37,15 +37,29 @@ _SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
 def scan_tree(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> TreeScan:
     """Walk ``root`` once; nothing found is skipped silently and nothing is opened.
 
-    Symbolic links to folders are not followed, so no file is seen twice. A folder that cannot be
-    listed, and any entry that is not a regular file (opening a FIFO would wait forever), becomes a
-    problem row named relative to ``root``.
+    Symbolic links, to files or folders, are followed when their target lies inside ``root``: the
+    target is listed under its real path, once (a link to a file or folder the walk reaches anyway
+    adds nothing, and a link to a folder above it cannot loop). A link whose target lies outside
+    ``root`` is a problem row (``link_outside_input``) and its target is never read. A folder that
+    cannot be listed, and any entry that is not a regular file (opening a FIFO would wait forever),
+    becomes a problem row named relative to ``root``.
     """
     root = os.fspath(root)
+    real_root = os.path.realpath(root)
     skip = os.path.realpath(exclude) if exclude else None
-    files: list[str] = []
+    files: set[str] = set()
     problems: list[dict[str, str]] = []
+    seen_dirs = {""}  # folders listed or to be listed, by their real path below the root
     stack = [""]
+
+    def inside(real: str) -> str | None:
+        """``real`` relative to the root (POSIX), or None when it lies outside."""
+        if real == real_root:
+            return ""
+        if not real.startswith(real_root.rstrip(os.sep) + os.sep):
+            return None
+        return Path(os.path.relpath(real, real_root)).as_posix()
+
     while stack:
         rel = stack.pop()
         folder = os.path.join(root, rel) if rel else root
@@ -59,13 +73,27 @@ def scan_tree(root: str | os.PathLike, exclude: str | os.PathLike | None = None)
             continue
         for entry in entries:
             path = rel + entry.name if not rel else rel + "/" + entry.name
+            target = path
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if skip is None or os.path.realpath(entry.path) != skip:
+                if entry.is_symlink():
+                    real = os.path.realpath(entry.path)
+                    target = inside(real)
+                    if target is None:
+                        problems.append({"source": path, "reason": "link_outside_input",
+                                         "detail": "symbolic link to a location outside the input folder; "
+                                                   "it was not followed and nothing there was read"})
+                        continue
+                    if entry.is_dir(follow_symlinks=True):
+                        if target not in seen_dirs and (skip is None or real != skip):
+                            seen_dirs.add(target)
+                            stack.append(target)
+                        continue
+                elif entry.is_dir(follow_symlinks=False):
+                    # a folder reached through real folders only: its path is its real path below the root
+                    if path not in seen_dirs and (skip is None or os.path.realpath(entry.path) != skip):
+                        seen_dirs.add(path)
                         stack.append(path)
                     continue
-                if entry.is_symlink() and entry.is_dir(follow_symlinks=True):
-                    continue  # a link to a folder: its files are found where they really are
                 mode = entry.stat(follow_symlinks=True).st_mode
             except FileNotFoundError:
                 problems.append({"source": path, "reason": "unreadable",
@@ -76,12 +104,42 @@ def scan_tree(root: str | os.PathLike, exclude: str | os.PathLike | None = None)
                                  "detail": f"cannot stat file ({exc.strerror or type(exc).__name__})"})
                 continue
             if stat.S_ISREG(mode):
-                files.append(path)
+                files.add(target)
                 continue
             kind = next((name for test, name in _SPECIAL if test(mode)), "not a regular file")
             problems.append({"source": path, "reason": "not_regular_file",
                              "detail": f"{kind} is not a file; it was not opened"})
     return TreeScan(sorted(files), sorted(problems, key=lambda p: p["source"]))
+
+
+def first_candidate(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> str | None:
+    """The first file under ``root`` that could be DICOM (:func:`radcurate.dicom_file.could_be_dicom`),
+    walking as :func:`scan_tree` does but stopping there; None when there is none."""
+    from radcurate.dicom_file import could_be_dicom
+
+    root = os.fspath(root)
+    real_root = os.path.realpath(root).rstrip(os.sep) + os.sep
+    skip = os.path.realpath(exclude) if exclude else None
+    stack = [root]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if skip is None or os.path.realpath(entry.path) != skip:
+                        stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=not entry.is_symlink()) and could_be_dicom(entry.path):
+                    return entry.path
+                elif entry.is_symlink() and os.path.realpath(entry.path).startswith(real_root) \
+                        and os.path.isfile(entry.path) and could_be_dicom(entry.path):
+                    return entry.path
+            except OSError:
+                continue
+    return None
 
 
 def list_files(root: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[str]:

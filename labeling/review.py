@@ -28,6 +28,7 @@ from radcurate.tables import atomic_path
 from .aggregate import label_with_votes
 from .config import VOCABULARIES, LabelingConfig
 from .functions import TEXT_SECTIONS, normalize_mined
+from .spreadsheet import spreadsheet_safe, unescape_cell
 
 REVIEWED_FILE = "reviewed.csv"
 ALLOWED = {"": None, "1": 1, "0": 0, "-1": -1, "1.0": 1, "0.0": 0, "-1.0": -1}
@@ -209,7 +210,7 @@ def export_review(mined: Mapping[str, pd.DataFrame] | str | os.PathLike, n: int,
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                            encoding="utf-8")
         else:
-            pd.DataFrame(rows).to_csv(tmp, index=False)
+            spreadsheet_safe(pd.DataFrame(rows)).to_csv(tmp, index=False)
         os.replace(tmp, out)
     finally:
         if tmp.exists():
@@ -357,10 +358,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
             rows.append((i, {k: "" if v is None else str(v) for k, v in obj.items()}))
         return cols, rows
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    cols = list(reader.fieldnames or [])
+    cols = [unescape_cell(c) for c in reader.fieldnames or []]
     rows, start = [], 2
     for row in reader:
-        rows.append((start, {k: (v or "").strip() for k, v in row.items() if k is not None}))
+        rows.append((start, {unescape_cell(k): unescape_cell((v or "").strip()) for k, v in row.items()
+                             if k is not None}))
         start = reader.line_num + 1
     return cols, rows
 
@@ -447,7 +449,7 @@ def store_answers(answers: list[dict], findings: list[str], store_dir: str | os.
     if target.exists():
         # Newer answers replace older ones finding by finding: a finding the new file leaves out
         # (or blank) keeps the answer an earlier import gave for that report.
-        old = pd.read_csv(target, dtype={"report_id": str})
+        old = _read_store(target, {"report_id": str})
         columns = list(dict.fromkeys([*old.columns, *new.columns]))
         newer = new.set_index("report_id").astype("object")
         older = old.set_index("report_id").astype("object")
@@ -504,7 +506,7 @@ def import_label_studio(path: str | os.PathLike, store_dir: str | os.PathLike, *
     target = Path(store_dir) / REVIEWERS_FILE
     merged = table
     if target.exists():
-        old = pd.read_csv(target, dtype={"report_id": str, "reviewer": str})
+        old = _read_store(target, {"report_id": str, "reviewer": str})
         key = set(zip(table["report_id"], table["reviewer"]))
         old = old[[k not in key for k in zip(old["report_id"], old["reviewer"])]]
         merged = pd.concat([old, table], ignore_index=True)
@@ -516,11 +518,21 @@ def import_label_studio(path: str | os.PathLike, store_dir: str | os.PathLike, *
     return result
 
 
+def _read_store(target: Path, dtype: dict) -> pd.DataFrame:
+    """A store we wrote (spreadsheet-safe cells unescaped)."""
+    df = pd.read_csv(target, dtype=dtype)
+    df.columns = [unescape_cell(c) for c in df.columns]
+    for col in dtype:
+        if col in df.columns:
+            df[col] = df[col].map(lambda v: unescape_cell(v) if isinstance(v, str) else v)
+    return df
+
+
 def _write_csv(df: pd.DataFrame, target: Path) -> None:
     """Write ``df`` as CSV atomically: a reader never sees a half-written store."""
     tmp = atomic_path(target)
     try:
-        df.to_csv(tmp, index=False)
+        spreadsheet_safe(df).to_csv(tmp, index=False)
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -38,6 +38,16 @@ def nlp_config(section: Mapping[str, Any]) -> NlpStageConfig:
     return config
 
 
+def nlp_preflight(section: Mapping[str, Any], inputs: Mapping[str, Any], out_dir: Path) -> None:
+    """Extra lexicons read and checked now (shape, vocabularies, findings), not when nlp starts after
+    ingest and deid have run (:class:`~radcurate.nlp.lexicon.LexiconError`, a ``ValueError``)."""
+    config = nlp_config(section)
+    if config.lexicons:
+        from .lexicon import DEFAULT_LEXICON, load_lexicon
+
+        load_lexicon(DEFAULT_LEXICON, extra=tuple(config.lexicons))
+
+
 def nlp_config_inputs(section: Mapping[str, Any], out_dir: Path) -> dict[str, str]:
     """Extra lexicons by content: editing one reruns the nlp stage."""
     return {f"lexicon[{i}]": fingerprint_path(Path(p)) for i, p in enumerate(nlp_config(section).lexicons)}
@@ -103,4 +113,5 @@ STAGE = Stage(
     headline=nlp_headline,
     configure=nlp_config,
     config_inputs=nlp_config_inputs,
+    preflight=nlp_preflight,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import mmap
+import os
 import struct
 import warnings
 from typing import Any, BinaryIO, Callable, Sequence
@@ -57,6 +58,22 @@ def is_dicomdir(ds: pydicom.Dataset) -> bool:
     except Exception:
         media_class = None
     return str(media_class or "") == MEDIA_DIRECTORY_SOP_CLASS or FILE_SET_ID in ds or DIRECTORY_RECORDS in ds
+
+
+_FIRST_GROUPS = frozenset({0x0002, 0x0008, 0x0200, 0x0800})  # a dataset without preamble starts here (LE / BE)
+
+
+def could_be_dicom(path: str | os.PathLike) -> bool:
+    """A cheap look at a file's first 132 bytes: the DICM prefix, or a first element in group 0002 or
+    0008 (files written without preamble). False for anything unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    if head[128:132] == b"DICM":
+        return True
+    return len(head) >= 8 and int.from_bytes(head[:2], "little") in _FIRST_GROUPS
 
 
 def looks_like_dataset(ds: pydicom.Dataset) -> bool:

@@ -92,14 +92,14 @@ def test_a_new_stages_section_is_typed_from_its_own_config_dataclass():
 def test_a_stage_that_quarantines_all_its_input_does_not_pass(tmp_path, capsys):
     junk = tmp_path / "not_a_pacs"
     junk.mkdir()
-    for i in range(3):
-        (junk / f"notes{i}.txt").write_text("meeting notes, not an image")
+    for i in range(3):  # a DICOM prefix (so the folder passes the upfront check), then nothing readable
+        (junk / f"IM{i}").write_bytes(b"\0" * 128 + b"DICM" + b"meeting notes, not an image")
     code = radcurate(["run", "--dicom", str(junk), "--out", str(tmp_path / "out"), "--workers", "0"])
     out = capsys.readouterr().out
     assert code == 1
     assert "FAILED" in out
     # Nothing usable is an error of the stage itself, named with the reasons, never "OK".
-    assert "no DICOM instance" in out and "all 3 files were quarantined (not_dicom 3)" in out
+    assert "no DICOM instance" in out and "all 3 files were quarantined" in out
     assert "blocked" in out  # deid and later never ran
 
 
@@ -116,7 +116,8 @@ def test_the_quarantined_share_is_configurable_per_stage(small_tree, tmp_path):
     assert report.outcomes[0].status == "ran"
     shutil.rmtree(small_tree / "p0")
     shutil.rmtree(small_tree / "p1")
-    report = run_pipeline({"dicom": small_tree}, tmp_path / "lenient", workers=0, config={"ingest": {"max_quarantined_share": 1.0}},
-                          log=lambda line: None)
-    # all quarantined: never OK, whatever the share (ingest itself refuses a tree with no instance)
-    assert report.outcomes[0].status == "error" and not report.ok
+    # all quarantined: never OK, whatever the share (a tree with no file that could be DICOM is
+    # refused before the run, issue 25)
+    with pytest.raises(ValueError, match="holds no file that could be DICOM"):
+        run_pipeline({"dicom": small_tree}, tmp_path / "lenient", workers=0,
+                     config={"ingest": {"max_quarantined_share": 1.0}}, log=lambda line: None)

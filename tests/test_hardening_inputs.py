@@ -128,10 +128,12 @@ def test_a_corrupt_parquet_extract_or_an_empty_dicom_folder_exit_2_with_a_clear_
     assert "holds no DICOM instance" in capsys.readouterr().err
     from radcurate.dags.runner import run_pipeline
 
-    report = run_pipeline({"dicom": empty, "reports": None}, tmp_path / "p", workers=0, log=lambda line: None)
-    ingest = report.outcomes[0]
-    assert not report.ok and ingest.status == "error" and "all 1 files were quarantined (not_dicom 1)" in ingest.message
-    assert "FileNotFoundError" not in " ".join(o.message for o in report.outcomes)
+    # issue 25: `run` refuses it up front, as `ingest` does (exit 2), and writes nothing
+    with pytest.raises(ValueError, match="holds no file that could be DICOM"):
+        run_pipeline({"dicom": empty, "reports": None}, tmp_path / "p", workers=0, log=lambda line: None)
+    assert radcurate(["run", "--dicom", str(empty), "--out", str(tmp_path / "p"), "--workers", "0"]) == 2
+    assert "holds no file that could be DICOM" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
 
 
 def test_bad_worker_counts_and_scheduler_addresses_are_usage_errors(tree, tmp_path, capsys):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pydicom.data
 import pytest
 
 from radcurate.dags.cli import main as radcurate
@@ -69,6 +70,7 @@ def test_a_new_review_batch_an_edited_lexicon_or_a_new_secret_changes_the_finger
 def test_a_second_run_on_the_same_out_is_refused_with_a_clear_message(tmp_path, capsys):
     dicom = tmp_path / "pacs"
     dicom.mkdir()
+    shutil.copy(pydicom.data.get_testdata_file("CT_small.dcm"), dicom)  # a tree that passes its own check
     out = tmp_path / "out"
     with lock_output(out):
         with pytest.raises(OutputLocked, match="in use by another radcurate run"):
@@ -92,6 +94,7 @@ def test_config_paths_are_relative_to_the_config_file_and_a_missing_lexicon_fail
     (conf_dir / "bad.yaml").write_text("nlp:\n  lexicons: [missing_lexicon.yaml]\n")
     dicom = tmp_path / "pacs"
     dicom.mkdir()
+    shutil.copy(pydicom.data.get_testdata_file("CT_small.dcm"), dicom)  # a tree that passes its own check
     code = radcurate(["run", "--dicom", str(dicom), "--out", str(tmp_path / "out"), "--workers", "0",
                       "--config", str(conf_dir / "bad.yaml")])
     assert code == 2 and "missing_lexicon.yaml" in capsys.readouterr().err
@@ -129,6 +132,7 @@ def test_eval_labels_with_ids_that_match_no_prediction_says_so_instead_of_scorin
 def test_a_secret_inside_out_named_in_the_run_config_is_refused_before_anything_is_written(tmp_path, capsys):
     dicom = tmp_path / "pacs"
     dicom.mkdir()
+    shutil.copy(pydicom.data.get_testdata_file("CT_small.dcm"), dicom)  # a tree that passes its own check
     out = tmp_path / "out"
     config = tmp_path / "config.yaml"
     config.write_text(f"deid:\n  secret_file: {out / 'secret.key'}\n")
@@ -144,6 +148,7 @@ def test_a_resumed_run_accepts_the_runner_settings_in_any_section(tmp_path):
 
     dicom = tmp_path / "pacs"
     dicom.mkdir()
+    shutil.copy(pydicom.data.get_testdata_file("CT_small.dcm"), dicom)  # a tree that passes its own check
     for name in ("CT_small.dcm", "MR_small.dcm"):
         shutil.copy(pydicom.data.get_testdata_file(name), dicom / name)
     stages = (STAGES["ingest"], STAGES["deid"])
