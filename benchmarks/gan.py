@@ -59,13 +59,16 @@ def binary_metrics(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n_boot: i
     out = {}
     for name, f in (("auc", lambda i: rank_auc(y[i], s[i])), ("sensitivity", sens), ("specificity", spec)):
         everyone = np.arange(len(y))
-        out[name] = {"value": f(everyone), "ci95": list(patient_bootstrap(patients, f, n=n_boot, seed=0))}
+        ci = patient_bootstrap(patients, f, n=n_boot, seed=0)
+        out[name] = {"value": f(everyone), "ci95": ci.as_list(), "ci_dropped": ci.dropped}
     return out
 
 
 def fmt(m: dict) -> str:
     lo, hi = m["ci95"]
     ci = f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else "[n/a]"
+    if np.isfinite(m.get("ci_dropped", 0.0)) and m.get("ci_dropped", 0.0) > 0:
+        ci += f" {100 * m['ci_dropped']:.0f}% dropped"
     return f"{m['value']:.3f} {ci}"
 
 

@@ -77,6 +77,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_lesions_"))
     secret = tmp / "secret.key"
     secret.write_bytes(b"bench-lesions-secret-" + b"x" * 40)
+    secret.chmod(0o600)  # de-id refuses a secret that others can read
     os.environ["RADCURATE_SECRET_FILE"] = str(secret)
     from radcurate.nlp.stage import nlp_stage
     from radcurate.stage import StageContext

@@ -104,6 +104,7 @@ def prepare(size: int, patients: int, work: Path, slices: int, compression: str)
     run_ingest(export / "pacs", None, out)
     secret = work / "secret.key"
     secret.write_bytes(b"benchmark-secret-" + b"x" * 48)
+    secret.chmod(0o600)  # de-id refuses a secret that others can read
     t = time.process_time()
     d = run_deid(out, config=DeidConfig(secret_file=str(secret)))
     deid_s = time.process_time() - t

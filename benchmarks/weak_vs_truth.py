@@ -31,6 +31,7 @@ def build(out: Path, patients: int, seed: int, ct_slices: int) -> Path:
     if not secret.exists():
         out.mkdir(parents=True, exist_ok=True)
         secret.write_bytes(os.urandom(48))
+    secret.chmod(0o600)  # de-id refuses a secret that others can read
     os.environ["RADCURATE_SECRET_FILE"] = str(secret)
     curated = out / "run" / "curated"
     if (curated / "splits.parquet").exists() and (curated / "labels.parquet").exists():

@@ -69,8 +69,12 @@ def _nan(v):
     return None if isinstance(v, float) and not np.isfinite(v) else str(v)
 
 
-def _ci(patients: np.ndarray, stat, config, seed_offset: int = 0) -> list[float]:
-    return list(M.patient_bootstrap(patients, stat, config.bootstrap, config.seed + seed_offset))
+def _ci(res: dict[str, Any], name: str, patients: np.ndarray, stat, config, seed_offset: int = 0) -> None:
+    """``res[name + "_ci"]`` (95 %, patient resamples) and ``res[name + "_ci_dropped"]`` (the share of
+    resamples whose statistic was undefined, e.g. a finding with one class only)."""
+    ci = M.patient_bootstrap(patients, stat, config.bootstrap, config.seed + seed_offset)
+    res[f"{name}_ci"] = ci.as_list()
+    res[f"{name}_ci_dropped"] = ci.dropped
 
 
 def _classify(data: TaskData, logits: torch.Tensor, config, run: Path | None) -> dict[str, Any]:
@@ -80,49 +84,58 @@ def _classify(data: TaskData, logits: torch.Tensor, config, run: Path | None) ->
     curves = []
     keys, p_pat = M.by_patient(np.where(m, p, np.nan), data.patient)
     _, y_pat = M.by_patient(np.where(m, y, np.nan), data.patient)
+    need = M.MIN_PATIENTS_PER_CLASS
     for j, name in enumerate(data.names):
         ok = m[:, j]
         yi, pi, pat = y[ok, j] > 0.5, p[ok, j], data.patient[ok]
         okp = np.isfinite(y_pat[:, j])
         yp, pp = y_pat[okp, j] > 0.5, p_pat[okp, j]
         auc = M.monai_auc(yi, pi)
-        findings[name] = {
-            "auc_image": auc,
-            "auc_image_ci": _ci(pat, lambda ix: M.rank_auc(yi[ix], pi[ix]), config, j),
-            "auc_patient": M.rank_auc(yp, pp),
-            "auc_patient_ci": _ci(keys[okp], lambda ix: M.rank_auc(yp[ix], pp[ix]), config, 100 + j),
-            "images": int(ok.sum()), "positives": int(yi.sum()), "patients": int(okp.sum()),
-            "patients_positive": int(yp.sum()), "masked": int((~ok).sum()),
+        r: dict[str, Any] = {
+            "auc_image": auc, "images": int(ok.sum()), "positives": int(yi.sum()), "patients": int(okp.sum()),
+            "patients_positive": int(yp.sum()), "patients_negative": int((~yp).sum()), "masked": int((~ok).sum()),
         }
+        _ci(r, "auc_image", pat, lambda ix: M.rank_auc(yi[ix], pi[ix]), config, j)
+        if min(yp.sum(), (~yp).sum()) >= need:
+            r["auc_patient"] = M.rank_auc(yp, pp)
+            r["auc_patient_note"] = None
+            _ci(r, "auc_patient", keys[okp], lambda ix: M.rank_auc(yp[ix], pp[ix]), config, 100 + j)
+        else:
+            r.update(auc_patient=float("nan"), auc_patient_ci=[float("nan")] * 2, auc_patient_ci_dropped=float("nan"),
+                     auc_patient_note=f"not computed: {int(yp.sum())} positive / {int((~yp).sum())} negative "
+                                      f"patients, fewer than {need} on a side")
+        findings[name] = r
         if np.isfinite(auc):
             fpr, tpr = M.roc_curve(yi, pi)
             curves.append((f"{name} {auc:.2f}", fpr, tpr))
     valid = [n for n in data.names if np.isfinite(findings[n]["auc_image"])]
     cols = [data.names.index(n) for n in valid]
+    valid_pat = [n for n in data.names if np.isfinite(findings[n]["auc_patient"])]
+    cols_pat = [data.names.index(n) for n in valid_pat]
 
-    def macro(ix):
+    def macro(ix):  # NaN (dropped) when a finding has one class in the resample
         v = [M.rank_auc(y[ix, j][m[ix, j]] > 0.5, p[ix, j][m[ix, j]]) for j in cols]
-        v = [a for a in v if np.isfinite(a)]
-        return float(np.mean(v)) if len(v) == len(cols) and v else float("nan")
+        return float(np.mean(v)) if v and all(np.isfinite(v)) else float("nan")
 
     def macro_pat(ix):
         v = []
-        for j in cols:
+        for j in cols_pat:
             ok = np.isfinite(y_pat[ix, j])
             v.append(M.rank_auc(y_pat[ix, j][ok] > 0.5, p_pat[ix, j][ok]))
-        v = [a for a in v if np.isfinite(a)]
-        return float(np.mean(v)) if len(v) == len(cols) and v else float("nan")
+        return float(np.mean(v)) if v and all(np.isfinite(v)) else float("nan")
 
     cal = M.calibration(y[m], p[m])
     res = {
         "findings": findings,
         "macro_auc_image": float(np.mean([findings[n]["auc_image"] for n in valid])) if valid else float("nan"),
-        "macro_auc_image_ci": _ci(data.patient, macro, config, 500),
         "macro_auc_patient": macro_pat(np.arange(len(keys))),
-        "macro_auc_patient_ci": _ci(keys, macro_pat, config, 600),
-        "macro_over": valid, "calibration": cal,
-        "aggregation": "patient score = max over the patient's images; patient label = max of its labels",
+        "macro_over": valid, "macro_patient_over": valid_pat, "calibration": cal,
+        "min_patients_per_class": need,
+        "aggregation": "patient score = max over the patient's images; patient label = max of its labels; "
+                       f"a patient-level AUC needs >= {need} positive and >= {need} negative patients",
     }
+    _ci(res, "macro_auc_image", data.patient, macro, config, 500)
+    _ci(res, "macro_auc_patient", keys, macro_pat, config, 600)
     if run is not None:
         plots.line_plot(run / "roc.png", curves or [("no finding with both classes", [0], [0])],
                         "ROC per finding (test images)", "false positive rate", "true positive rate",
@@ -148,19 +161,17 @@ def _segment(data: TaskData, logits: torch.Tensor, config, run: Path | None) -> 
         v = dice_img[ix][has[ix]]
         return float(np.mean(v)) if v.size else float("nan")
 
-    def pooled(ix):  # per patient: Dice over all its slices pooled, then mean over patients
-        pi = inv[ix]
-        num = np.bincount(pi, inter2[ix], len(keys))
-        den = np.bincount(pi, total[ix], len(keys))
-        present = np.bincount(pi, minlength=len(keys)) > 0
-        ok = present & (den > 0)
-        return float(np.mean(num[ok] / den[ok])) if ok.any() else float("nan")
+    # per patient: Dice over all its slices pooled (NaN without lesion nor prediction)
+    num, den = np.bincount(inv, inter2, len(keys)), np.bincount(inv, total, len(keys))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_patient = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    pooled = M.patient_weighted_mean(per_patient, data.patient, keys)
 
     empty = ~has
     fp = (pred.reshape(len(pred), -1).sum(1).numpy() > 0)[empty]
     res = {
-        "dice_image": mean_dice(np.arange(len(data))), "dice_image_ci": _ci(data.patient, mean_dice, config),
-        "dice_patient": pooled(np.arange(len(data))), "dice_patient_ci": _ci(data.patient, pooled, config, 1),
+        "dice_image": mean_dice(np.arange(len(data))),
+        "dice_patient": pooled(np.arange(len(data))),
         "lesion_slices": int(has.sum()), "empty_slices": int(empty.sum()),
         "empty_slices_with_false_positive": float(fp.mean()) if fp.size else float("nan"),
         "threshold": thr, "window_hu": list(config.segment.window),
@@ -168,6 +179,8 @@ def _segment(data: TaskData, logits: torch.Tensor, config, run: Path | None) -> 
                        "patient's slices, mean over patients",
         "reference": "weak masks of lesions.parquet (not expert contours)",
     }
+    _ci(res, "dice_image", data.patient, mean_dice, config)
+    _ci(res, "dice_patient", data.patient, pooled, config, 1)
     if run is not None:
         order = np.flatnonzero(has)[:6]
         rows = [[data.x[i, 0].numpy(), plots.overlay(data.x[i, 0].numpy(), [(truth[i, 0].numpy(), (0, 200, 0)),
@@ -185,13 +198,10 @@ def _denoise(data: TaskData, out: torch.Tensor, config, run: Path | None) -> dic
     psnr, ssim = M.psnr_ssim(to_hu(out), to_hu(data.y), ew)
     psnr0, ssim0 = M.psnr_ssim(to_hu(data.x), to_hu(data.y), ew)
     keys, inv = np.unique(data.patient, return_inverse=True)
+    n_img = np.bincount(inv, minlength=len(keys))
 
-    def per_patient(v):
-        def f(ix):
-            s = np.bincount(inv[ix], v[ix], len(keys))
-            c = np.bincount(inv[ix], minlength=len(keys))
-            return float(np.mean(s[c > 0] / c[c > 0]))
-        return f
+    def per_patient(v):  # mean over each patient's images, then over patients as drawn
+        return M.patient_weighted_mean(np.bincount(inv, v, len(keys)) / n_img, data.patient, keys)
 
     res: dict[str, Any] = {
         "window_hu": list(ew), "data_range_hu": float(ew[1] - ew[0]),
@@ -202,7 +212,7 @@ def _denoise(data: TaskData, out: torch.Tensor, config, run: Path | None) -> dic
     for name, v in (("psnr", psnr), ("ssim", ssim), ("low_dose_psnr", psnr0), ("low_dose_ssim", ssim0)):
         res[f"{name}_image"] = float(np.mean(v))
         res[f"{name}_patient"] = per_patient(v)(np.arange(len(v)))
-        res[f"{name}_patient_ci"] = _ci(data.patient, per_patient(v), config)
+        _ci(res, f"{name}_patient", data.patient, per_patient(v), config)
     if run is not None:
         disp = lambda t: np.clip((to_hu(t).numpy() + 160) / 400, 0, 1)  # noqa: E731 soft-tissue window
         rows = [[disp(data.x[i, 0]), disp(out[i, 0]), disp(data.y[i, 0])] for i in range(min(4, len(data)))]
@@ -212,30 +222,50 @@ def _denoise(data: TaskData, out: torch.Tensor, config, run: Path | None) -> dic
 
 
 def summary(result: dict[str, Any]) -> str:
-    """The lines ``radcurate evaluate`` prints."""
-    def ci(v):
-        return "[n/a]" if v is None or any(x is None or not np.isfinite(x) for x in v) else f"[{v[0]:.3f}, {v[1]:.3f}]"
+    """The lines ``radcurate evaluate`` prints: each interval with the share of dropped resamples."""
+    def ci(r, key):
+        v, d = r.get(key + "_ci"), r.get(key + "_ci_dropped")
+        if v is None or any(x is None or not np.isfinite(x) for x in v):
+            text = "[n/a]"
+        else:
+            text = f"[{v[0]:.3f}, {v[1]:.3f}]"
+        if d is not None and np.isfinite(d) and d > 0:
+            text += f" {100 * d:.0f}% dropped"
+        return text
 
     def f(v):
         return "n/a" if v is None or not np.isfinite(v) else f"{v:.3f}"
 
     head = (f"{result['task']} on {result['split']}: {result['images']} images of {result['patients']} patients "
-            f"(data {result['data_version']}, code {result['code_version']}); 95% CIs resample patients")
+            f"(data {result['data_version']}, code {result['code_version']}); 95% CIs resample patients "
+            "(share of resamples dropped where the metric is undefined)")
     lines = [head]
     if result["task"] == "classify":
-        lines.append(f"{'finding':24} {'AUC image':>10} {'95% CI':>16} {'AUC patient':>12} {'95% CI':>16}  pos/n")
+        lines.append(f"{'finding':24} {'AUC image':>10} {'95% CI':>26} {'AUC patient':>12} {'95% CI':>26}  pos/n img, pat")
+        notes = []
         for name, r in result["findings"].items():
-            lines.append(f"{name:24} {f(r['auc_image']):>10} {ci(r['auc_image_ci']):>16} {f(r['auc_patient']):>12} "
-                         f"{ci(r['auc_patient_ci']):>16}  {r['positives']}/{r['images']}")
-        lines.append(f"{'macro':24} {f(result['macro_auc_image']):>10} {ci(result['macro_auc_image_ci']):>16} "
-                     f"{f(result['macro_auc_patient']):>12} {ci(result['macro_auc_patient_ci']):>16}")
+            lines.append(f"{name:24} {f(r['auc_image']):>10} {ci(r, 'auc_image'):>26} {f(r['auc_patient']):>12} "
+                         f"{ci(r, 'auc_patient'):>26}  {r['positives']}/{r['images']}, "
+                         f"{r['patients_positive']}/{r['patients']}")
+            if r.get("auc_patient_note"):
+                notes.append(f"{name}: patient AUC {r['auc_patient_note']}")
+        lines.append(f"{'macro':24} {f(result['macro_auc_image']):>10} {ci(result, 'macro_auc_image'):>26} "
+                     f"{f(result['macro_auc_patient']):>12} {ci(result, 'macro_auc_patient'):>26}")
+        lines += notes
         lines.append(f"calibration ECE {result['calibration']['ece']:.3f}")
     elif result["task"] == "segment":
-        lines.append(f"Dice per image {f(result['dice_image'])} {ci(result['dice_image_ci'])}; per patient "
-                     f"{f(result['dice_patient'])} {ci(result['dice_patient_ci'])} ({result['lesion_slices']} lesion slices)")
+        lines.append(f"Dice per image {f(result['dice_image'])} {ci(result, 'dice_image')}; per patient "
+                     f"{f(result['dice_patient'])} {ci(result, 'dice_patient')} ({result['lesion_slices']} lesion "
+                     f"slices; reference: {result['reference']})")
+        if result.get("truth"):
+            t = result["truth"]
+            lines.append(f"against true masks ({t['slices']} slices): Dice per image {f(t['dice_image'])} "
+                         f"{ci(t, 'dice_image')}, per patient {f(t['dice_patient'])} {ci(t, 'dice_patient')}; "
+                         f"weak masks vs true: per image {f(t['weak_vs_true_dice_image'])}, per patient "
+                         f"{f(t['weak_vs_true_dice_patient'])}")
     else:
         lines.append(result["note"])
         for k in ("psnr", "ssim", "low_dose_psnr", "low_dose_ssim"):
             lines.append(f"{k:14} image {f(result[k + '_image'])}  patient {f(result[k + '_patient'])} "
-                         f"{ci(result[k + '_patient_ci'])}")
+                         f"{ci(result, k + '_patient')}")
     return "\n".join(lines)
