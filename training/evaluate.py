@@ -19,17 +19,20 @@ from radcurate.version import code_version
 
 from . import metrics as M
 from . import plots
-from .engine import load_model, read_run_config, setup_runtime, predict
+from .engine import load_model, predict, read_run_config, setup_runtime
 from .samples import TaskData, data_version, task_data
 
 
 def evaluate(run: str | Path, split: str = "test", labels: str | None = None, device: str = "auto",
-             write: bool = True) -> dict[str, Any]:
-    """Metrics of ``run`` on ``split``; ``labels`` scores a classifier against another labels table
-    (e.g. truth labels) instead of the one it was trained on."""
+             write: bool = True, checkpoint: str = "best", truth_masks: str | None = None) -> dict[str, Any]:
+    """Metrics of ``run`` on ``split`` with the weights of ``checkpoint`` (``best``: the best
+    validation epoch; ``last``). ``labels`` scores a classifier against another labels table (e.g.
+    truth labels); ``truth_masks`` scores a segmenter against true masks (a table in the layout of
+    ``lesions.parquet``: instance_key, box, mask) beside the weak masks. With ``write`` the metrics
+    go to ``RUN/metrics.json``, PNGs beside it and into the run's MLflow run."""
     run = Path(run)
-    if not (run / "model.pt").is_file():
-        raise FileNotFoundError(f"{run}/model.pt not found: train first (radcurate train TASK --out {run})")
+    if not (run / "config.json").is_file():
+        raise FileNotFoundError(f"{run}/config.json not found: train first (radcurate train TASK --out {run})")
     config, curated = read_run_config(run)
     if labels:
         config = dataclasses.replace(config, classify=dataclasses.replace(config.classify, labels=str(labels)))
@@ -42,17 +45,21 @@ def evaluate(run: str | Path, split: str = "test", labels: str | None = None, de
     n_out = len(record.get("findings") or data.names) if config.task == "classify" else 1
     if config.task == "classify" and record.get("findings") and record["findings"] != data.names:
         raise ValueError(f"labels give findings {data.names}, the model was trained on {record['findings']}")
-    model = load_model(run, config, n_out, rt)
+    model = load_model(run, config, n_out, rt, checkpoint)
     out = predict(model, data.x, rt, channels_last=config.channels_last)
     result: dict[str, Any] = {
         "task": config.task, "split": split, "images": len(data), "patients": int(len(set(data.patient))),
-        "data_version": data_version(curated), "trained_on_data_version": record.get("data_version"),
+        "checkpoint": model.meta, "data_version": data_version(curated),
+        "trained_on_data_version": record.get("data_version"),
         "code_version": code_version(), "trained_with_code_version": record.get("code_version"),
         "config": config.to_dict(), "labels": str(labels) if labels else None,
-        "bootstrap": {"resamples": config.bootstrap, "unit": "patient", "interval": "95% percentile"},
+        "bootstrap": {"resamples": config.bootstrap, "unit": "patient", "interval": "95% percentile",
+                      "dropped": "share of resamples where the metric is undefined (one class only)"},
     }
     fn = {"classify": _classify, "segment": _segment, "denoise": _denoise}[config.task]
     result.update(fn(data, out, config, run if write else None))
+    if config.task == "segment" and truth_masks:
+        result["truth"] = _segment_truth(data, out, config, truth_masks, curated)
     if write:
         hist = json.loads((run / "history.json").read_text()) if (run / "history.json").is_file() else []
         if hist:
@@ -62,7 +69,28 @@ def evaluate(run: str | Path, split: str = "test", labels: str | None = None, de
                 series.append(("val", ep, [h["val_loss"] for h in hist]))
             plots.line_plot(run / "loss_curves.png", series, f"{config.task} loss", "epoch", "loss")
         (run / "metrics.json").write_text(json.dumps(result, indent=1, sort_keys=True, default=_nan) + "\n")
+        _track(run, config, result, split)
     return result
+
+
+def _track(run: Path, config, result: dict[str, Any], split: str) -> None:
+    """Log the headline metrics and the files of an evaluation into the run's MLflow run."""
+    from .tracking import Tracker
+
+    tracking = config.tracking
+    if tracking == "local" and not (run / "tracking.json").is_file():
+        return  # trained without tracking: do not start a store now
+    tracker = Tracker(run, tracking, tensorboard=False)
+    flat = {f"{split}.{k}": v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for name, r in result.get("findings", {}).items():
+        flat.update({f"{split}.{name}.auc_image": r["auc_image"], f"{split}.{name}.auc_patient": r["auc_patient"]})
+    for key in ("truth",):
+        if isinstance(result.get(key), dict):
+            flat.update({f"{split}.{key}.{k}": v for k, v in result[key].items() if isinstance(v, (int, float))})
+    tracker.metrics(flat)
+    for name in ("metrics.json", "roc.png", "calibration.png", "loss_curves.png", "examples.png"):
+        tracker.artifact(run / name, "evaluation")
+    tracker.close()
 
 
 def _nan(v):
@@ -135,7 +163,10 @@ def _classify(data: TaskData, logits: torch.Tensor, config, run: Path | None) ->
                        f"a patient-level AUC needs >= {need} positive and >= {need} negative patients",
     }
     _ci(res, "macro_auc_image", data.patient, macro, config, 500)
-    _ci(res, "macro_auc_patient", keys, macro_pat, config, 600)
+    if cols_pat:
+        _ci(res, "macro_auc_patient", keys, macro_pat, config, 600)
+    else:
+        res.update(macro_auc_patient_ci=[float("nan")] * 2, macro_auc_patient_ci_dropped=float("nan"))
     if run is not None:
         plots.line_plot(run / "roc.png", curves or [("no finding with both classes", [0], [0])],
                         "ROC per finding (test images)", "false positive rate", "true positive rate",
@@ -191,12 +222,53 @@ def _segment(data: TaskData, logits: torch.Tensor, config, run: Path | None) -> 
     return res
 
 
+def _native_scores(data: TaskData, a: torch.Tensor, b: torch.Tensor, window) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image PSNR/SSIM, each slice on its own native extent (slices of other sizes are padded)."""
+    if data.hw is None:
+        return M.psnr_ssim(a, b, window)
+    psnr, ssim = np.zeros(len(a)), np.zeros(len(a))
+    for h, w in {tuple(v) for v in data.hw.tolist()}:
+        i = np.flatnonzero((data.hw[:, 0] == h) & (data.hw[:, 1] == w))
+        t = torch.as_tensor(i)
+        psnr[i], ssim[i] = M.psnr_ssim(a[t][..., :h, :w], b[t][..., :h, :w], window)
+    return psnr, ssim
+
+
+def _segment_truth(data: TaskData, logits: torch.Tensor, config, table: str, curated: Path) -> dict[str, Any]:
+    """Dice of the predictions and of the weak masks against true masks, on the slices that have one."""
+    from .samples import masks_for
+
+    have, truth = masks_for(curated, data.key, table, config.image_size)
+    if not len(have):
+        return {"slices": 0, "note": f"no slice of this split has a true mask in {table}"}
+    t = torch.as_tensor(have)
+    pred = (torch.sigmoid(logits[t]) > config.segment.threshold).float().numpy()
+    weak = data.y[t].numpy()
+    patients = data.patient[have]
+    keys, inv = np.unique(patients, return_inverse=True)
+    res: dict[str, Any] = {"slices": int(len(have)), "table": str(table)}
+    for name, a in (("", pred), ("weak_vs_true_", weak)):
+        inter2, total = M.dice_parts(a, truth.numpy())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_img = np.where(total > 0, inter2 / np.where(total > 0, total, 1), np.nan)
+            num, den = np.bincount(inv, inter2, len(keys)), np.bincount(inv, total, len(keys))
+            per_pat = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+        img_stat = lambda ix, v=per_img: float(np.nanmean(v[ix])) if np.isfinite(v[ix]).any() else float("nan")  # noqa: E731
+        pat_stat = M.patient_weighted_mean(per_pat, patients, keys)
+        res[f"{name}dice_image"] = img_stat(np.arange(len(have)))
+        res[f"{name}dice_patient"] = pat_stat(np.arange(len(have)))
+        if not name:
+            _ci(res, "dice_image", patients, img_stat, config, 2)
+            _ci(res, "dice_patient", patients, pat_stat, config, 3)
+    return res
+
+
 def _denoise(data: TaskData, out: torch.Tensor, config, run: Path | None) -> dict[str, Any]:
     lo, hi = config.denoise.window
     to_hu = lambda t: t * (hi - lo) + lo  # noqa: E731
     ew = tuple(config.denoise.eval_window)
-    psnr, ssim = M.psnr_ssim(to_hu(out), to_hu(data.y), ew)
-    psnr0, ssim0 = M.psnr_ssim(to_hu(data.x), to_hu(data.y), ew)
+    psnr, ssim = _native_scores(data, to_hu(out), to_hu(data.y), ew)
+    psnr0, ssim0 = _native_scores(data, to_hu(data.x), to_hu(data.y), ew)
     keys, inv = np.unique(data.patient, return_inverse=True)
     n_img = np.bincount(inv, minlength=len(keys))
 
@@ -205,8 +277,9 @@ def _denoise(data: TaskData, out: torch.Tensor, config, run: Path | None) -> dic
 
     res: dict[str, Any] = {
         "window_hu": list(ew), "data_range_hu": float(ew[1] - ew[0]),
-        "note": f"PSNR/SSIM in HU clipped to [{ew[0]:g}, {ew[1]:g}], data range {ew[1] - ew[0]:g} HU; "
-                f"SSIM Gaussian window 11 px, sigma 1.5 (3 px below 11 px). 'low_dose' is the input itself, for reference.",
+        "note": f"PSNR/SSIM at native resolution in HU clipped to [{ew[0]:g}, {ew[1]:g}], data range "
+                f"{ew[1] - ew[0]:g} HU; SSIM Gaussian window 11 px, sigma 1.5 (3 px below 11 px). 'low_dose' is "
+                "the input itself, for reference.",
         "split_source": data.info.get("split_source"),
     }
     for name, v in (("psnr", psnr), ("ssim", ssim), ("low_dose_psnr", psnr0), ("low_dose_ssim", ssim0)):
