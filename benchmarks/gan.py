@@ -2,7 +2,8 @@
 
 The Frid-Adar et al. protocol on patches of a curated dataset: the same small classifier
 (:class:`radcurate.training.gan_eval.PatchNet`) trained on
-  (a) real training patches, (b) real + classic augmentation (t13's BatchAugment),
+  (a) real training patches (real images only: physics-inserted lesions are left out),
+  (b) real + classic augmentation (t13's BatchAugment),
   (c) real + augmentation + GAN samples (the GAN trained on the same real patches only),
 at 25 / 50 / 100 % of the training patients, scored on the val + test patients' patches (lesion vs
 no lesion): AUC, sensitivity, specificity with patient-bootstrap 95 % CIs (training.metrics).
@@ -99,14 +100,18 @@ def main(argv=None) -> int:
         return 2
     out_dir = args.out or args.work
     out_dir.mkdir(parents=True, exist_ok=True)
-    x_tr, m_tr = extract_patches(curated, ("train",))
-    x_te, m_te = extract_patches(curated, ("val", "test"))
+    # real images only: the physics-inserted lesions of curated/synthetic/lesions/ are synthetic data,
+    # which arm (a) "real" must not hold (and the GAN is trained on the same real patches)
+    x_tr, m_tr = extract_patches(curated, ("train",), inserted=False)
+    n_inserted = int(extract_patches(curated, ("train",))[1]["source"].str.startswith("synthetic:").sum())
+    x_te, m_te = extract_patches(curated, ("val", "test"), inserted=False)
     y_te = (m_te["label"].to_numpy() > 0).astype(int)
     p_te = m_te["patient_key"].to_numpy()
     print(f"curated: {curated}")
     print(f"training patches per class: {m_tr['class_name'].value_counts().to_dict()} "
           f"from {m_tr['patient_key'].nunique()} patients; held-out (val+test): "
-          f"{m_te['class_name'].value_counts().to_dict()} from {m_te['patient_key'].nunique()} patients")
+          f"{m_te['class_name'].value_counts().to_dict()} from {m_te['patient_key'].nunique()} patients; "
+          f"{n_inserted} physics-inserted lesion patches left out (real images only)")
     if len(x_te) == 0 or y_te.min() == y_te.max():
         print("held-out patients need lesion and no-lesion patches", file=sys.stderr)
         return 2
