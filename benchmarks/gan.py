@@ -85,7 +85,14 @@ def main(argv=None) -> int:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, default=None, help="folder for gan_benchmark.json / .png (default: --work)")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args(argv)
+    if args.smoke:
+        import tempfile
+
+        args.patients, args.steps, args.fractions, args.n_boot = 6, 20, "1.0", 50
+        if args.curated is None and args.work == Path("/tmp/radcurate-gan-bench"):
+            args.work = Path(tempfile.mkdtemp(prefix="gan-smoke-"))
 
     import torch
 

@@ -73,7 +73,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--png", default=None, help="sample panel (default: in the run's temp folder): true outline "
                                                 "green, ellipse blue, GrabCut red, drawn cross yellow")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    if args.smoke:
+        args.patients = 2
     tmp = Path(tempfile.mkdtemp(prefix="bench_lesions_"))
     secret = tmp / "secret.key"
     secret.write_bytes(b"bench-lesions-secret-" + b"x" * 40)

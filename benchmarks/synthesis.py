@@ -146,7 +146,10 @@ def main() -> int:
     ap.add_argument("--reference-slices", type=int, default=16)
     ap.add_argument("--images", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    if args.smoke:
+        args.size, args.views, args.slices, args.reference_slices, args.images = 64, 60, 8, 2, 8
     torch.set_num_threads(args.threads)
     ours = bench_lowdose(args)
     bench_augment(args)

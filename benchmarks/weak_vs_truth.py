@@ -96,7 +96,14 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--full-model", action="store_true", help="DenseNet-121 (default: the small DenseNet)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    if args.smoke:
+        import tempfile
+
+        args.patients, args.epochs, args.image_size, args.ct_slices = 12, 1, 32, 8
+        if args.out == "/tmp/radcurate_weak_vs_truth":
+            args.out = tempfile.mkdtemp(prefix="weak-vs-truth-smoke-")
     out = Path(args.out)
     curated = build(out, args.patients, args.seed, args.ct_slices)
     truth = truth_labels(out, curated)
@@ -122,27 +129,36 @@ def main() -> int:
 
     w, t = results["weak"], results["truth"]
     print(f"classify on {w['images']} truth-labelled test radiographs of {w['patients']} patients; same seed "
-          f"{args.seed}, splits, {args.epochs} epochs, {args.image_size} px, {'DenseNet-121' if args.full_model else 'small DenseNet'}")
-    print(f"{'finding':20} {'AUC weak':>9} {'AUC truth':>10} {'ratio':>7}   (image level; patient level in JSON)")
+          f"{args.seed}, splits, {args.epochs} epochs max (cosine schedule, early stopping on val AUC, best "
+          f"checkpoint), {args.image_size} px, {'DenseNet-121' if args.full_model else 'small DenseNet'}")
+    print(f"{'finding':20} {'AUC weak':>9} {'AUC truth':>10} {'ratio':>7} {'pat. weak':>10} {'pat. truth':>11}"
+          "   (patient AUC only with >= 5 positive and >= 5 negative patients)")
     for f in findings:
         a, b = w["findings"][f]["auc_image"], t["findings"][f]["auc_image"]
-        print(f"{f:20} {a:9.3f} {b:10.3f} {a / b if b else float('nan'):7.3f}")
-    rows = []
+        pa_, pb = w["findings"][f]["auc_patient"], t["findings"][f]["auc_patient"]
+        print(f"{f:20} {a:9.3f} {b:10.3f} {a / b if b else float('nan'):7.3f} {pa_:10.3f} {pb:11.3f}")
+
+    def ci(r, key):
+        lo, hi = r[key + "_ci"]
+        d = r.get(key + "_ci_dropped")
+        text = f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "[n/a]"
+        return text + (f" ({100 * d:.0f}% of resamples dropped)" if d is not None and np.isfinite(d) and d > 0 else "")
+
+    ratios = {}
     for level in ("image", "patient"):
         a, b = w[f"macro_auc_{level}"], t[f"macro_auc_{level}"]
-        ratio = a / b if b else float("nan")
-        rows.append((level, a, b, ratio))
-        ca, cb = w[f"macro_auc_{level}_ci"], t[f"macro_auc_{level}_ci"]
-        print(f"{'macro (' + level + ')':20} {a:9.3f} {b:10.3f} {ratio:7.3f}   95% CI weak "
-              f"[{ca[0]:.3f}, {ca[1]:.3f}], truth [{cb[0]:.3f}, {cb[1]:.3f}]")
-    ratio = rows[0][3]
-    met = np.isfinite(ratio) and ratio >= GOAL
-    print(f"goal: weak-label macro AUC >= {GOAL:.0%} of truth-label AUC (image level): "
-          f"{ratio:.1%} -> {'met' if met else 'NOT met'}")
+        ratios[level] = a / b if b and np.isfinite(b) else float("nan")
+        over = w["macro_over"] if level == "image" else w["macro_patient_over"]
+        print(f"{'macro (' + level + ')':20} {a:9.3f} {b:10.3f} {ratios[level]:7.3f}   over {len(over)} findings; "
+              f"95% CI weak {ci(w, 'macro_auc_' + level)}, truth {ci(t, 'macro_auc_' + level)}")
+    met = {k: bool(np.isfinite(v) and v >= GOAL) for k, v in ratios.items()}
+    for level in ("image", "patient"):
+        print(f"goal: weak-label macro AUC >= {GOAL:.0%} of truth-label AUC ({level} level): "
+              f"{ratios[level]:.1%} -> {'met' if met[level] else 'NOT met'}")
     (out / "weak_vs_truth.json").write_text(json.dumps({
-        "findings": findings, "weak": w, "truth": t, "ratio_image": rows[0][3], "ratio_patient": rows[1][3],
-        "goal": GOAL, "met": bool(met)}, indent=1, default=str))
-    return 0 if met else 1
+        "findings": findings, "weak": w, "truth": t, "ratio_image": ratios["image"], "ratio_patient": ratios["patient"],
+        "goal": GOAL, "met": met}, indent=1, default=str))
+    return 0 if all(met.values()) else 1
 
 
 if __name__ == "__main__":
