@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -140,11 +141,12 @@ def main(argv=None) -> int:
         labels = np.concatenate([np.full(int(round(args.gan_ratio * n)), c) for c, n in enumerate(counts) if n > 0])
         seeds = np.array([sample_seed(args.seed, CLASSES[c], i) for i, c in enumerate(labels)], dtype=np.int64)
         gen = sample(gan.cpu(), labels, seeds)
+        clf = ClassifierConfig(seed=args.seed, **({"epochs": 2, "min_steps": 10} if args.smoke else {}))
         arms = {
-            "a real": train_classifier(x, y, len(CLASSES), ClassifierConfig(seed=args.seed)),
-            "b real+aug": train_classifier(x, y, len(CLASSES), ClassifierConfig(seed=args.seed, augment=True)),
+            "a real": train_classifier(x, y, len(CLASSES), clf),
+            "b real+aug": train_classifier(x, y, len(CLASSES), replace(clf, augment=True)),
             "c real+aug+GAN": train_classifier(np.concatenate([x, gen]), np.concatenate([y, labels]), len(CLASSES),
-                                               ClassifierConfig(seed=args.seed, augment=True)),
+                                               replace(clf, augment=True)),
         }
         size = {"fraction": frac, "train_patients": len(keep), "train_patches": int(len(x)),
                 "patches_per_class": {CLASSES[c]: int(n) for c, n in enumerate(counts)},

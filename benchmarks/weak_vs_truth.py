@@ -25,8 +25,10 @@ import pandas as pd
 GOAL = 0.95
 
 
-def build(out: Path, patients: int, seed: int, ct_slices: int) -> Path:
-    """Export + pipeline under a benchmark-local secret; returns the curated folder."""
+def build(out: Path, patients: int, seed: int, ct_slices: int, test_fraction: float = 0.3) -> Path:
+    """Export + pipeline under a benchmark-local secret; returns the curated folder. A third of the
+    patients are test patients (the pipeline's default is a tenth): a patient-level AUC needs at least
+    5 positive and 5 negative test patients per finding, which 10 test patients rarely give."""
     secret = out / "secret.key"
     if not secret.exists():
         out.mkdir(parents=True, exist_ok=True)
@@ -42,9 +44,11 @@ def build(out: Path, patients: int, seed: int, ct_slices: int) -> Path:
     export = out / "export"
     print(f"synthetic export of {patients} patients (seed {seed}) ...", file=sys.stderr)
     # Few CT slices (the CT side is not what this benchmark measures), a radiograph at every timepoint.
-    generate_export(export, patients=patients, seed=seed, config=ExportConfig(ct_slices=ct_slices, dx_rate=1.0))
+    if not (export / "truth" / "findings.parquet").exists():
+        generate_export(export, patients=patients, seed=seed, config=ExportConfig(ct_slices=ct_slices, dx_rate=1.0))
+    splits = {"train": round(0.9 - test_fraction, 4), "val": 0.1, "test": test_fraction}
     report = run_pipeline({"dicom": export / "pacs", "reports": export / "ris" / "reports.csv"}, out / "run",
-                          progress=False)
+                          progress=False, config={"splits": splits})
     if not (curated / "splits.parquet").exists():
         raise SystemExit(f"the pipeline wrote no splits (exit {report.exit_code}); see {out / 'run'}")
     return curated
@@ -94,6 +98,7 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--test-fraction", type=float, default=0.3, help="share of patients in the test split")
     ap.add_argument("--full-model", action="store_true", help="DenseNet-121 (default: the small DenseNet)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
@@ -105,7 +110,7 @@ def main() -> int:
         if args.out == "/tmp/radcurate_weak_vs_truth":
             args.out = tempfile.mkdtemp(prefix="weak-vs-truth-smoke-")
     out = Path(args.out)
-    curated = build(out, args.patients, args.seed, args.ct_slices)
+    curated = build(out, args.patients, args.seed, args.ct_slices, args.test_fraction)
     truth = truth_labels(out, curated)
     findings = findings_with_cases(curated, truth)
     if not findings:

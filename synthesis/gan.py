@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
+from radcurate import random_state
 from radcurate.settings import dataclass_from
 
 from .gan_patches import CLASSES, PatchConfig, extract_patches, to_hu
@@ -160,7 +160,7 @@ def train_gan(x: np.ndarray, y: np.ndarray, config: GanConfig, checkpoint: Path 
             opt_g.load_state_dict(state["opt_g"])
             opt_d.load_state_dict(state["opt_d"])
             gen.set_state(state["rng"])
-            _set_global_rng(state["global_rng"])  # dropout draws from the global streams
+            random_state.restore(state["global_rng"])  # dropout draws from the global streams
             step = resumed = int(state["step"])
     xt = torch.from_numpy(x[:, None]).to(device)
     yt = torch.from_numpy(np.array(y, np.int64)).to(device)
@@ -177,7 +177,7 @@ def train_gan(x: np.ndarray, y: np.ndarray, config: GanConfig, checkpoint: Path 
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(checkpoint).with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "rng": gen.get_state(), "global_rng": _global_rng(), "step": step_now, "fingerprint": fingerprint,
+                    "rng": gen.get_state(), "global_rng": random_state.capture(), "step": step_now, "fingerprint": fingerprint,
                     "classes": list(CLASSES)[:n_classes], "size": int(x.shape[-1])}, tmp)
         os.replace(tmp, checkpoint)
 
@@ -213,22 +213,6 @@ def train_gan(x: np.ndarray, y: np.ndarray, config: GanConfig, checkpoint: Path 
     return model, {"steps": step, "resumed_from": resumed, "seconds": round(seconds, 2),
                    "images_per_s": round(trained * config.batch_size / seconds, 1) if trained and seconds > 0 else None,
                    "device": str(device), **last}
-
-
-def _global_rng() -> dict[str, Any]:
-    """Every random stream a step may draw from besides the batch generator (dropout: torch's global)."""
-    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
-
-
-def _set_global_rng(st: dict[str, Any]) -> None:
-    torch.set_rng_state(st["torch"])
-    np.random.set_state(st["numpy"])
-    random.setstate(st["python"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
 
 
 @torch.no_grad()

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from radcurate import random_state
 from radcurate.version import code_version
 
 import pandas as pd
@@ -253,21 +254,6 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _rng_state() -> dict[str, Any]:
-    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
-
-
-def _set_rng_state(st: dict[str, Any]) -> None:
-    torch.set_rng_state(st["torch"])
-    np.random.set_state(st["numpy"])
-    random.setstate(st["python"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
-
-
 def read_run_config(run: Path) -> tuple[TrainConfig, Path]:
     d = json.loads((Path(run) / "config.json").read_text())
     return config_from_dict(d["config"]), Path(d["curated"])
@@ -338,7 +324,7 @@ def train(curated: str | os.PathLike, out: str | os.PathLike, config: TrainConfi
         scaler.load_state_dict(ck["scaler"])
         early.load_state_dict(ck["early_stopping"])
         history, start = ck["history"], int(ck["epoch"])
-        _set_rng_state(ck["rng"])
+        random_state.restore(ck["rng"])
         say(f"resuming {out} after epoch {start}")
     record = {
         "task": config.task, "data_version": data_version(curated), "code_version": code_version(),
@@ -419,7 +405,7 @@ def train(curated: str | os.PathLike, out: str | os.PathLike, config: TrainConfi
                 _atomic_save({"model": weights_now, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                               "scaler": scaler.state_dict(), "early_stopping": early.state_dict(),
                               "epoch": epoch + 1, "epochs": config.epochs, "history": history,
-                              "rng": _rng_state(), "training_hash": thash}, ckpt_path)
+                              "rng": random_state.capture(), "training_hash": thash}, ckpt_path)
                 tracker.metrics({k: v for k, v in row.items() if k not in ("epoch", "best")}, step=epoch + 1)
             if rt.world > 1:
                 dist.barrier()
