@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -143,6 +145,11 @@ def test_fan_beam_default_views_reconstruct_noiseless_water_within_5_hu():
     full, _ = simulate(torch.from_numpy(img)[None], 1.6, cfg, [[1]])
     centre = full[0].numpy()[r <= 80]
     assert abs(centre.mean()) < 5.0 and centre.std() < 5.0, (centre.mean(), centre.std())
+    # and the noise follows 1/sqrt(dose) in fan geometry too (180 fan views: SD x sqrt(dose) spread 16 %)
+    doses = (1.0, 0.5, 0.25, 0.1)
+    sd = _water_runs(dataclasses.replace(cfg, dose_fractions=doses))[3]
+    scaled = np.array(sd) * np.sqrt(doses)
+    assert (scaled.max() - scaled.min()) / scaled.mean() < 0.05, scaled
 
 
 def test_fan_rebinning_gives_the_parallel_rays_of_the_same_angles(shepp):
