@@ -26,7 +26,7 @@ import pandas as pd
 from radcurate.labeling import (CHESTXRAY14, evidence_patterns, LabelingConfig, evaluate_labels, label_with_votes,
                                 review_priority, select_for_review, weak_labels)
 
-from openi_data import add_openi_option, require_openi
+from openi_data import add_openi_option, openi_or_smoke
 
 
 
@@ -152,9 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split-seed", type=int, default=0)
     ap.add_argument("--no-topics", action="store_true", help="skip LDA (no topic strata/features)")
     ap.add_argument("--no-folds", action="store_true", help="skip the all-reviewed two-fold run")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.steps, args.seeds, args.no_topics = "5,10", 1, True
     t0 = time.time()
-    dev = pd.read_csv(require_openi(args.openi))
+    dev = pd.read_csv(openi_or_smoke(args.openi, args.smoke))
     dev["report_id"] = dev["report_id"].astype(str)
     mined = mine(dev, args.mined, topics=not args.no_topics)
     steps = sorted(int(s) for s in args.steps.split(","))

@@ -2,7 +2,8 @@
 
 The Frid-Adar et al. protocol on patches of a curated dataset: the same small classifier
 (:class:`radcurate.training.gan_eval.PatchNet`) trained on
-  (a) real training patches, (b) real + classic augmentation (t13's BatchAugment),
+  (a) real training patches (real images only: physics-inserted lesions are left out),
+  (b) real + classic augmentation (t13's BatchAugment),
   (c) real + augmentation + GAN samples (the GAN trained on the same real patches only),
 at 25 / 50 / 100 % of the training patients, scored on the val + test patients' patches (lesion vs
 no lesion): AUC, sensitivity, specificity with patient-bootstrap 95 % CIs (training.metrics).
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +61,16 @@ def binary_metrics(y: np.ndarray, s: np.ndarray, patients: np.ndarray, n_boot: i
     out = {}
     for name, f in (("auc", lambda i: rank_auc(y[i], s[i])), ("sensitivity", sens), ("specificity", spec)):
         everyone = np.arange(len(y))
-        out[name] = {"value": f(everyone), "ci95": list(patient_bootstrap(patients, f, n=n_boot, seed=0))}
+        ci = patient_bootstrap(patients, f, n=n_boot, seed=0)
+        out[name] = {"value": f(everyone), "ci95": ci.as_list(), "ci_dropped": ci.dropped}
     return out
 
 
 def fmt(m: dict) -> str:
     lo, hi = m["ci95"]
     ci = f"[{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else "[n/a]"
+    if np.isfinite(m.get("ci_dropped", 0.0)) and m.get("ci_dropped", 0.0) > 0:
+        ci += f" {100 * m['ci_dropped']:.0f}% dropped"
     return f"{m['value']:.3f} {ci}"
 
 
@@ -81,7 +86,14 @@ def main(argv=None) -> int:
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", type=Path, default=None, help="folder for gan_benchmark.json / .png (default: --work)")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args(argv)
+    if args.smoke:
+        import tempfile
+
+        args.patients, args.steps, args.fractions, args.n_boot = 6, 20, "1.0", 50
+        if args.curated is None and args.work == Path("/tmp/radcurate-gan-bench"):
+            args.work = Path(tempfile.mkdtemp(prefix="gan-smoke-"))
 
     import torch
 
@@ -96,14 +108,18 @@ def main(argv=None) -> int:
         return 2
     out_dir = args.out or args.work
     out_dir.mkdir(parents=True, exist_ok=True)
-    x_tr, m_tr = extract_patches(curated, ("train",))
-    x_te, m_te = extract_patches(curated, ("val", "test"))
+    # real images only: the physics-inserted lesions of curated/synthetic/lesions/ are synthetic data,
+    # which arm (a) "real" must not hold (and the GAN is trained on the same real patches)
+    x_tr, m_tr = extract_patches(curated, ("train",), inserted=False)
+    n_inserted = int(extract_patches(curated, ("train",))[1]["source"].str.startswith("synthetic:").sum())
+    x_te, m_te = extract_patches(curated, ("val", "test"), inserted=False)
     y_te = (m_te["label"].to_numpy() > 0).astype(int)
     p_te = m_te["patient_key"].to_numpy()
     print(f"curated: {curated}")
     print(f"training patches per class: {m_tr['class_name'].value_counts().to_dict()} "
           f"from {m_tr['patient_key'].nunique()} patients; held-out (val+test): "
-          f"{m_te['class_name'].value_counts().to_dict()} from {m_te['patient_key'].nunique()} patients")
+          f"{m_te['class_name'].value_counts().to_dict()} from {m_te['patient_key'].nunique()} patients; "
+          f"{n_inserted} physics-inserted lesion patches left out (real images only)")
     if len(x_te) == 0 or y_te.min() == y_te.max():
         print("held-out patients need lesion and no-lesion patches", file=sys.stderr)
         return 2
@@ -125,11 +141,12 @@ def main(argv=None) -> int:
         labels = np.concatenate([np.full(int(round(args.gan_ratio * n)), c) for c, n in enumerate(counts) if n > 0])
         seeds = np.array([sample_seed(args.seed, CLASSES[c], i) for i, c in enumerate(labels)], dtype=np.int64)
         gen = sample(gan.cpu(), labels, seeds)
+        clf = ClassifierConfig(seed=args.seed, **({"epochs": 2, "min_steps": 10} if args.smoke else {}))
         arms = {
-            "a real": train_classifier(x, y, len(CLASSES), ClassifierConfig(seed=args.seed)),
-            "b real+aug": train_classifier(x, y, len(CLASSES), ClassifierConfig(seed=args.seed, augment=True)),
+            "a real": train_classifier(x, y, len(CLASSES), clf),
+            "b real+aug": train_classifier(x, y, len(CLASSES), replace(clf, augment=True)),
             "c real+aug+GAN": train_classifier(np.concatenate([x, gen]), np.concatenate([y, labels]), len(CLASSES),
-                                               ClassifierConfig(seed=args.seed, augment=True)),
+                                               replace(clf, augment=True)),
         }
         size = {"fraction": frac, "train_patients": len(keep), "train_patches": int(len(x)),
                 "patches_per_class": {CLASSES[c]: int(n) for c, n in enumerate(counts)},

@@ -126,14 +126,15 @@ def tensor_rate(config, n_out: int, steps: int, warmup: int = 5) -> float:
     """Images/s of the trainer's step on random batches already on the device."""
     import torch
 
-    from radcurate.training.engine import Runtime, amp_dtype, loss_terms, select_device, seed_everything
+    from radcurate.training.engine import Runtime, amp_dtype, gather, loss_terms, select_device, seed_everything
     from radcurate.training.models import build_model
     from radcurate.training.samples import TaskData
 
     dev = select_device(config.device)
     rt = Runtime(dev, amp_dtype=amp_dtype(config.precision, dev))
     seed_everything(config.seed, config.deterministic)
-    b, s = config.batch_size, config.image_size
+    b = config.batch_size
+    s = config.denoise.patch_size if config.task == "denoise" else config.image_size  # RED-CNN trains on patches
     x = torch.rand(b, 1, s, s, device=dev)
     if config.task == "classify":
         y = (torch.rand(b, n_out, device=dev) > 0.5).float()
@@ -148,11 +149,11 @@ def tensor_rate(config, n_out: int, steps: int, warmup: int = 5) -> float:
         model = torch.compile(model)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(dev.type, enabled=rt.amp_dtype == torch.float16)
-    idx = torch.arange(b, device=dev)
+    batch = gather(data, torch.arange(b, device=dev), rt)
     model.train()
 
     def step():
-        total, count = loss_terms(config.task, model, data, idx, rt, config.channels_last)
+        total, count = loss_terms(config.task, model, batch, rt, config.channels_last)
         opt.zero_grad(set_to_none=True)
         scaler.scale(total / count).backward()
         scaler.step(opt)
@@ -198,7 +199,10 @@ def main() -> int:
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--tasks", default="classify,segment,denoise")
     ap.add_argument("--json", help="write the results here too")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    if args.smoke:
+        args.images, args.steps, args.size, args.small = 16, 2, 32, True
     import_training()
     import torch
 
@@ -220,7 +224,8 @@ def main() -> int:
         steps_per_epoch = args.images // batch
         epochs = 1 + max(1, -(-args.steps // steps_per_epoch))
         cfg = TrainConfig(task=task, epochs=epochs, batch_size=batch, image_size=size, small=args.small,
-                          device=args.device, compile=args.compile, deterministic=False, bootstrap=0)
+                          device=args.device, compile=args.compile, deterministic=False, bootstrap=0,
+                          tracking="none", patience=0)
         n_out = 3 if task == "classify" else 1
         tr = tensor_rate(cfg, n_out, args.steps)
         pr, info = pipeline_rate(curated, tmp / f"run_{task}", cfg)

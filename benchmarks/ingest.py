@@ -92,7 +92,10 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=3000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", default="1,2", help="local Dask worker counts to time")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    if args.smoke:
+        args.files, args.repeat, args.workers = 40, 1, "1"
     from radcurate.cluster import open_client
 
     with tempfile.TemporaryDirectory(prefix="radcurate-bench-") as tmp:

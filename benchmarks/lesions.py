@@ -73,10 +73,17 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--png", default=None, help="sample panel (default: in the run's temp folder): true outline "
                                                 "green, ellipse blue, GrabCut red, drawn cross yellow")
+    ap.add_argument("--truth-masks", default=None, metavar="FILE",
+                    help="also write the true lesion masks keyed to the curated images, in the lesions.parquet "
+                         "layout (radcurate evaluate RUN --truth-masks FILE scores a segmenter against them)")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    if args.smoke:
+        args.patients = 2
     tmp = Path(tempfile.mkdtemp(prefix="bench_lesions_"))
     secret = tmp / "secret.key"
     secret.write_bytes(b"bench-lesions-secret-" + b"x" * 40)
+    secret.chmod(0o600)  # de-id refuses a secret that others can read
     os.environ["RADCURATE_SECRET_FILE"] = str(secret)
     from radcurate.nlp.stage import nlp_stage
     from radcurate.stage import StageContext
@@ -95,6 +102,7 @@ def main() -> int:
     truth = pd.read_parquet(export / "truth/annotations.parquet")
     lt = pd.read_parquet(export / "truth/lesions.parquet").set_index(["accession", "lesion_id"])
     results = {}
+    truth_rows: list[dict] = []
     for method in ("ellipse", "grabcut"):
         t0 = time.perf_counter()
         counts = run_lesions(out, LesionsConfig(mask_method=method))
@@ -111,6 +119,12 @@ def main() -> int:
             box = tuple(int(r[k]) for k in ("box_x0", "box_y0", "box_x1", "box_y1"))
             mask = np.frombuffer(r["mask"], np.uint8).reshape(box[3] - box[1], box[2] - box[0]).astype(bool)
             dices.append(dice(mask, true_mask(t, box)))
+            if method == "ellipse":  # the true mask on a box around the whole true ellipse
+                r_px = float(t.semi_long_px) + 1.0
+                tb = (max(0, int(math.floor(t.center_col - r_px))), max(0, int(math.floor(t.center_row - r_px))),
+                      int(math.ceil(t.center_col + r_px)), int(math.ceil(t.center_row + r_px)))
+                truth_rows.append({"instance_key": r["instance_key"], "box_x0": tb[0], "box_y0": tb[1], "box_x1": tb[2],
+                                   "box_y1": tb[3], "mask": true_mask(t, tb).astype(np.uint8).tobytes()})
             samples.append((t, r, box, mask))
             long_err.append(abs(r["long_axis_mm"] - t.true_long_mm))
             short_err.append(abs(r["short_axis_mm"] - t.true_short_mm))
@@ -147,6 +161,10 @@ def main() -> int:
     png = Path(args.png) if args.png else tmp / "lesions_masks.png"
     write_panel(png, out, e["samples"], g["samples"])
     print(f"sample masks: {png}")
+    if args.truth_masks:
+        table = pd.DataFrame(truth_rows).astype({c: "int32" for c in ("box_x0", "box_y0", "box_x1", "box_y1")})
+        table.to_parquet(args.truth_masks, index=False)
+        print(f"true masks of {len(table)} lesions keyed to the curated images: {args.truth_masks}")
     ok = right / max(1, stated) >= 0.95 and e["long"].max() <= bound + 0.05 and e["short"].max() <= bound + 0.05
     return 0 if ok else 1
 

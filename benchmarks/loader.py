@@ -104,6 +104,7 @@ def prepare(size: int, patients: int, work: Path, slices: int, compression: str)
     run_ingest(export / "pacs", None, out)
     secret = work / "secret.key"
     secret.write_bytes(b"benchmark-secret-" + b"x" * 48)
+    secret.chmod(0o600)  # de-id refuses a secret that others can read
     t = time.process_time()
     d = run_deid(out, config=DeidConfig(secret_file=str(secret)))
     deid_s = time.process_time() - t
@@ -127,7 +128,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--slices", type=int, default=96, help="CT slices per series")
     ap.add_argument("--compression", default="zstd", help="images stage compression (zstd, lz4, none)")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.patients, args.sizes, args.workers, args.repeat, args.slices, args.batch = 1, [64], [0], 1, 8, 8
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     failed = []

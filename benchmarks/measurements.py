@@ -25,7 +25,7 @@ import pandas as pd
 from radcurate.nlp.report_tables import mine_report_tables
 from radcurate.nlp.measurements import match_counts, measurements_table
 
-from openi_data import add_openi_option, find_openi
+from openi_data import add_openi_option, find_openi, smoke_openi
 
 ROOT = Path(__file__).resolve().parents[1]
 ANNOTATIONS = ROOT / "tests" / "data" / "openi_measurements.jsonl"
@@ -144,9 +144,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--verbose", action="store_true")
     add_openi_option(ap)
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    if args.smoke:
+        import tempfile
+
+        args.patients = 2
+        args.openi = smoke_openi(Path(tempfile.mkdtemp(prefix="openi-smoke-")))
+    # the annotated OpenI reports are real OpenI ids: a smoke run's generated set has none of them
+    openi_counts = None if args.smoke else score_openi(find_openi(args.openi), args.verbose)
     for name, counts in (("synthetic", score_synthetic(args.patients, args.seed, args.verbose)),
-                         ("openi", score_openi(find_openi(args.openi), args.verbose))):
+                         ("openi", openi_counts)):
         if counts is None:
             continue
         p, r, f = prf(*counts)

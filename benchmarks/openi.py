@@ -23,7 +23,7 @@ import spacy
 
 from radcurate.nlp import CHESTXRAY14, MinerConfig, mine_reports
 
-from openi_data import add_openi_option, require_openi
+from openi_data import add_openi_option, openi_or_smoke
 
 
 # The baseline's "short synonym list": finding names and their obvious forms, nothing more.
@@ -241,8 +241,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="also score radcurate's lexicon with negspacy's Negex instead of its own assertion")
     ap.add_argument("--speed-reports", type=int, default=19_000,
                     help="reports for the whole-command speed run (dev repeated); 0 skips it")
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args(argv)
-    df = pd.read_csv(require_openi(args.openi))
+    if args.smoke:  # a generated OpenI-shaped set; the negspacy peer only where it is installed
+        import importlib.util
+
+        args.speed_reports = 200
+        args.skip_baseline = args.skip_baseline or importlib.util.find_spec("negspacy") is None
+        if args.skip_baseline:
+            print("(smoke: negspacy not installed, baseline skipped)")
+    df = pd.read_csv(openi_or_smoke(args.openi, args.smoke))
     gold = df.set_index("report_id")[list(CHESTXRAY14)].astype(int)
     pred, mentions, t_miner, labels = run_miner(df, MinerConfig())
     ours, table = score(gold, pred)

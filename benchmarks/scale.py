@@ -66,7 +66,10 @@ def main() -> int:
     parser.add_argument("--ct-size", type=int, default=64, help="rows = columns of a CT slice (small: fast)")
     parser.add_argument("--dx-size", type=int, default=128, help="rows = columns of a radiograph (small: fast)")
     parser.add_argument("--keep", metavar="DIR", help="keep exports and outputs here")
+    parser.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = parser.parse_args()
+    if args.smoke:
+        args.patients, args.workers, args.ct_slices, args.ct_size, args.dx_size = "2", "1", 8, 32, 64
     from radcurate.synthesis import generate_export
     from radcurate.synthesis.config import ExportConfig
 

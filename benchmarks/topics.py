@@ -23,7 +23,7 @@ import pandas as pd
 
 from radcurate.nlp.topics import K_GRID, TopicConfig, coherence, fit_topics
 
-from openi_data import add_openi_option, require_openi
+from openi_data import add_openi_option, openi_or_smoke
 
 
 
@@ -53,11 +53,15 @@ def main() -> None:
     ap.add_argument("--topn", type=int, default=10)
     ap.add_argument("--seeds", default="13,1,42", help="LDA seeds; the first one picks K over the grid")
     add_openi_option(ap)
+    ap.add_argument("--smoke", action="store_true", help="smallest size, seconds: checks that the script runs (tests/test_benchmarks.py); not a measurement")
     args = ap.parse_args()
+    grid = K_GRID
+    if args.smoke:
+        args.seeds, grid = "13", (2, 3)
     logging.getLogger("gensim").setLevel(logging.WARNING)
-    texts = openi_texts(require_openi(args.openi))
+    texts = openi_texts(openi_or_smoke(args.openi, args.smoke))
     seeds = [int(s) for s in args.seeds.split(",")]
-    config = TopicConfig(num_topics_grid=K_GRID, coherence=args.measure, seed=seeds[0])
+    config = TopicConfig(num_topics_grid=grid, coherence=args.measure, seed=seeds[0])
     model = fit_topics(texts, config)
     t0 = time.perf_counter()
     chosen = coherence(model.lda, model.documents(texts), model.dictionary, args.measure)

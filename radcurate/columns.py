@@ -421,7 +421,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "pixels": "the parent image with the lesion inserted: bytes of `shape` and `dtype`, C order",
     },
     "synthetic/gan": {
-        "instance_key": "image of the training patch nearest to the sample", "series_key": "series of that image",
+        "instance_key": "the sample's own image key (= synthetic_key): a generated patch is a new image",
+        "series_key": "series of the image of the training patch nearest to the sample",
         "study_key": "study of that image", "patient_key": "patient of that image (training split)",
         "parent_instance_key": "image of the training patch nearest to the sample",
         "class_name": "class the sample was generated for (no_lesion, nodule, mass)",

@@ -10,8 +10,11 @@ resumes from it. On CUDA the steps run under bf16 autocast with channels-last te
 :func:`run_gan` is ``radcurate synthesize gan``: patches of training-split patients
 (:mod:`.gan_patches`), train or resume, sample ``samples_per_class`` per class with one seed per
 sample, and write ``curated/synthetic/gan/`` with provenance (generator checkpoint SHA-256, class,
-seed). A GAN sample has no single parent image; its parent keys name the nearest training patch
-(L2 in patch space), whose distance is stored too: memorisation can be read off the table.
+seed). A GAN sample is a new image with its own ``instance_key`` (= its ``synthetic_key``); it has no
+single parent image, so ``parent_instance_key`` (and the series, study and patient keys) name the
+nearest training patch (L2 in patch space), whose distance is stored too: memorisation can be read
+off the table. A resumed training restores the batch generator and every global random stream
+(dropout), so it reaches the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
+from radcurate import random_state
 from radcurate.settings import dataclass_from
 
 from .gan_patches import CLASSES, PatchConfig, extract_patches, to_hu
@@ -156,6 +160,7 @@ def train_gan(x: np.ndarray, y: np.ndarray, config: GanConfig, checkpoint: Path 
             opt_g.load_state_dict(state["opt_g"])
             opt_d.load_state_dict(state["opt_d"])
             gen.set_state(state["rng"])
+            random_state.restore(state["global_rng"])  # dropout draws from the global streams
             step = resumed = int(state["step"])
     xt = torch.from_numpy(x[:, None]).to(device)
     yt = torch.from_numpy(np.array(y, np.int64)).to(device)
@@ -172,7 +177,7 @@ def train_gan(x: np.ndarray, y: np.ndarray, config: GanConfig, checkpoint: Path 
         Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(checkpoint).with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "rng": gen.get_state(), "step": step_now, "fingerprint": fingerprint,
+                    "rng": gen.get_state(), "global_rng": random_state.capture(), "step": step_now, "fingerprint": fingerprint,
                     "classes": list(CLASSES)[:n_classes], "size": int(x.shape[-1])}, tmp)
         os.replace(tmp, checkpoint)
 
@@ -296,9 +301,10 @@ def run_gan(curated: str | Path, config: GanConfig = GanConfig()):
     for k in range(len(gen)):
         parent = meta.iloc[int(idx[k])]
         hu = to_hu(gen[k], pc.window_hu)
+        key = hashlib.sha256(f"{GENERATOR}|{sha}|{names[k]}|{seeds[k]}".encode()).hexdigest()[:32]
         rows.append({
-            "synthetic_key": hashlib.sha256(f"{GENERATOR}|{sha}|{names[k]}|{seeds[k]}".encode()).hexdigest()[:32],
-            "instance_key": parent["instance_key"], "series_key": parent["series_key"], "study_key": parent["study_key"],
+            # a generated patch is a new image: its own instance key; the nearest patch's image is its parent
+            "synthetic_key": key, "instance_key": key, "series_key": parent["series_key"], "study_key": parent["study_key"],
             "patient_key": parent["patient_key"], "parent_instance_key": parent["instance_key"],
             "generator": GENERATOR, "parameters": params, "seed": int(seeds[k]), "class_name": names[k],
             "class_index": int(labels[k]), "checkpoint_sha256": sha, "nearest_train_distance": float(dist[k]),

@@ -112,9 +112,12 @@ def _decode(r) -> np.ndarray:
 
 
 def extract_patches(curated: str | Path, splits: tuple[str, ...] = ("train",),
-                    config: PatchConfig = PatchConfig()) -> tuple[np.ndarray, pd.DataFrame]:
+                    config: PatchConfig = PatchConfig(), inserted: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
     """Patches (N, size, size) float32 in [-1, 1] and one metadata row each
-    (``label`` index into :data:`CLASSES`, ``class_name``, keys, ``source``, ``long_axis_mm``)."""
+    (``label`` index into :data:`CLASSES`, ``class_name``, keys, ``source``, ``long_axis_mm``).
+
+    ``inserted=False`` leaves out the physics-inserted lesions of ``curated/synthetic/lesions/``:
+    real images only (the "real" arm of an augmentation study must not hold synthetic lesions)."""
     curated = Path(curated)
     patients = split_patients(curated, splits)
     images = _images(curated, patients)
@@ -143,7 +146,7 @@ def extract_patches(curated: str | Path, splits: tuple[str, ...] = ("train",),
                 r.get("long_axis_mm"), r["instance_key"])
             centres.append(_centre_mm(row, rc))
     synth = curated / "synthetic" / "lesions"
-    if synth.is_dir() and any(synth.glob("part-*.parquet")):
+    if inserted and synth.is_dir() and any(synth.glob("part-*.parquet")):
         from .image_rows import read_synthetic
 
         ins = read_synthetic(curated, "lesions")

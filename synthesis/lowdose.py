@@ -3,11 +3,25 @@ exposure, reconstruct.
 
 HU -> linear attenuation (``mu = mu_water (1 + HU/1000)``) -> line integrals ``p`` through the
 slice (:mod:`.tomography`) -> detected counts ``N ~ Poisson(d I0 exp(-p)) + Normal(0, sigma_e)``
-at dose fraction ``d`` with ``I0`` photons per ray at full dose -> ``p' = -log(N / (d I0))`` ->
-filtered back-projection -> HU. The full-dose reference of a pair is the noiseless path (same
-projector and filter), so a pair differs by the noise of the lower dose alone (Yang et al.;
-Chen et al.'s noisy projections for training CT denoising). The input is treated as noiseless:
-its own noise is carried into both images.
+at dose fraction ``d`` with ``I0`` photons per ray at full dose -> ``p' = -log(N / (d I0))`` with a
+scanner's low-signal handling (:func:`log_signal`) -> filtered back-projection -> HU. The full-dose
+reference of a pair is the noiseless path (same projector and filter), so a pair differs by the
+noise of the lower dose alone (Yang et al.; Chen et al.'s noisy projections for training CT
+denoising). The input is treated as noiseless: its own noise is carried into both images.
+
+The noise claim and its conditions: image noise SD scales as 1/sqrt(dose) while the detected counts
+are quantum-limited (counts >> sigma_e^2, no ray in the low-signal regime); electronic noise adds
+variance ``sigma_e^2`` per ray, which matters at low dose behind thick anatomy (tests: within 10 %
+at doses 1 to 0.1 for a 200 mm water cylinder without electronic noise; the low-signal handling
+keeps the mean within 5 HU at dose 0.1 with the default electronic noise on a 340 x 240 mm body).
+
+Geometry: parallel beam over 180 degrees with 180 views by default; fan beam over 360 degrees
+with 360 views by default (rebinned, the same 1-degree angular step: 180 fan views leave half
+the sampling and streaks of ~11 HU SD in noiseless water). Slices are reconstructed on their own
+grid inside the scanner's circle; when anatomy reaches beyond the inscribed circle (a body wider
+than the square's side, corners), the slice is padded with air so the circle covers the whole
+square and every pixel is reconstructed with its noise; otherwise outside the circle is air
+(-1000 HU) in both images, as a scanner's outside-field value.
 
 Runs batched on any torch device; only torch and numpy imports (no DICOM, NLP or Dask).
 """
@@ -17,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -37,18 +52,23 @@ class LowDoseConfig:
     ``photons_per_ray``: incident photons per detector ray and view at full dose (I0).
     ``electronic_noise``: SD of the detector's Gaussian electronic noise, in photon counts.
     ``geometry``: ``parallel`` or ``fan`` (equiangular, 360 degrees, source ``source_distance_mm``
-    from the isocentre). ``views``: projections per rotation. ``filter``: ``ramp`` or ``hann``.
+    from the isocentre). ``views``: projections per rotation (None: 180 parallel, 360 fan, the same
+    angular step). ``filter``: ``ramp`` or ``hann``. ``low_signal_counts``: rays whose detector-smoothed
+    counts fall below this are averaged over ``low_signal_window`` neighbouring detector bins before
+    the log (0: off; see :func:`log_signal`).
     """
 
     dose_fractions: tuple[float, ...] = (0.25,)
     photons_per_ray: float = 2.0e5
     electronic_noise: float = 10.0
     geometry: str = "parallel"
-    views: int = 180
+    views: int | None = None
     source_distance_mm: float = 595.0
     filter: str = "ramp"
     mu_water_per_mm: float = MU_WATER_PER_MM
-    batch_size: int = 16
+    low_signal_counts: float = 20.0
+    low_signal_window: int = 5
+    batch_size: int = 32
     device: str = "cpu"
     seed: int = 0
     max_parents: int | None = None  # training slices used (None: all), for quick runs
@@ -62,6 +82,17 @@ class LowDoseConfig:
             raise ValueError("geometry must be 'parallel' or 'fan'")
         if self.filter not in ("ramp", "hann"):
             raise ValueError("filter must be 'ramp' or 'hann'")
+        if self.views is not None and self.views < 4:
+            raise ValueError("views must be >= 4")
+        if self.low_signal_counts < 0 or self.low_signal_window < 1 or self.low_signal_window % 2 == 0:
+            raise ValueError("low_signal_counts must be >= 0 and low_signal_window an odd count >= 1")
+
+    @property
+    def view_count(self) -> int:
+        """Views per rotation: as configured, else 180 (parallel, 180 degrees) or 360 (fan, 360 degrees)."""
+        if self.views is not None:
+            return int(self.views)
+        return 360 if self.geometry == "fan" else 180
 
     @classmethod
     def from_mapping(cls, section: Mapping[str, Any]) -> "LowDoseConfig":
@@ -73,8 +104,8 @@ class LowDoseConfig:
     def geometry_for(self, size: int, pixel_mm: float) -> Geometry:
         """The projector geometry of a ``size``² slice with ``pixel_mm`` pixels."""
         if self.geometry == "parallel":
-            return Geometry(size, self.views, "parallel")
-        return Geometry(size, self.views, "fan", source_distance=float(round(self.source_distance_mm / pixel_mm)))
+            return Geometry(size, self.view_count, "parallel")
+        return Geometry(size, self.view_count, "fan", source_distance=float(round(self.source_distance_mm / pixel_mm)))
 
 
 def hu_to_mu(hu: torch.Tensor, mu_water: float = MU_WATER_PER_MM) -> torch.Tensor:
@@ -93,28 +124,71 @@ def row_seed(base: int, key: str, dose: float) -> int:
 
 
 def noisy_line_integrals(p: torch.Tensor, dose: float, config: LowDoseConfig, seed: int) -> torch.Tensor:
-    """Line integrals of one acquisition at ``dose`` x full dose: Poisson quanta + electronic noise.
+    """Line integrals of one acquisition at ``dose`` x full dose: Poisson quanta + electronic noise."""
+    return noisy_batch(p[None], dose, config, [seed])[0]
+
+
+def noisy_batch(p: torch.Tensor, dose: float, config: LowDoseConfig, seeds: Sequence[int]) -> torch.Tensor:
+    """:func:`noisy_line_integrals` of a batch of sinograms (B, views, detectors), slice ``i`` drawn
+    from ``seeds[i]`` alone (so a row can be regenerated by itself).
 
     On CPU the draws come from numpy (``torch.poisson`` took ~3 us per sample here, numpy ~50x
-    less); on an accelerator from torch on the device. The same seed gives the same noise on the
-    same kind of device."""
+    less) and the arithmetic runs once over the batch; on an accelerator from torch on the device.
+    The same seed gives the same noise on the same kind of device."""
     i0 = config.photons_per_ray * dose
-    expected = i0 * torch.exp(-p)
     if p.device.type == "cpu":
-        rng = np.random.default_rng(seed)
-        counts = rng.poisson(expected.numpy()).astype(np.float32)
-        if config.electronic_noise > 0:
-            counts += (config.electronic_noise * rng.standard_normal(counts.shape)).astype(np.float32)
-        counts = torch.from_numpy(counts)
-    else:
+        expected = np.exp(-p.numpy().astype(np.float32)) * np.float32(i0)
+        counts = np.empty_like(expected)
+        for i, s in enumerate(seeds):
+            rng = np.random.default_rng(int(s))
+            counts[i] = rng.poisson(expected[i])
+            if config.electronic_noise > 0:
+                counts[i] += np.float32(config.electronic_noise) * rng.standard_normal(expected[i].shape, dtype=np.float32)
+        return log_signal(torch.from_numpy(counts), i0, config)
+    expected = i0 * torch.exp(-p)
+    out = torch.empty_like(p)
+    for i, s in enumerate(seeds):
         generator = torch.Generator(device=p.device)
-        generator.manual_seed(int(seed))
-        counts = torch.poisson(expected, generator=generator)
+        generator.manual_seed(int(s))
+        c = torch.poisson(expected[i], generator=generator)
         if config.electronic_noise > 0:
-            counts = counts + config.electronic_noise * torch.randn(
-                p.shape, generator=generator, device=p.device, dtype=p.dtype)
-    # a ray with no detected photon (or below zero after electronic noise) is clamped to one count
-    return -torch.log(torch.clamp(counts, min=1.0) / i0)
+            c = c + config.electronic_noise * torch.randn(p[i].shape, generator=generator, device=p.device, dtype=p.dtype)
+        out[i] = c
+    return log_signal(out, i0, config)
+
+
+def log_signal(counts: torch.Tensor, i0: float, config: LowDoseConfig) -> torch.Tensor:
+    """Line integrals ``-log(N / I0)`` from detected counts (views, detectors), with the low-signal
+    handling of a scanner's preprocessing, written here because no library models it:
+
+    - where the counts, averaged over ``low_signal_window`` neighbouring detector bins, fall below
+      ``low_signal_counts``, that average replaces the ray's count (an adaptive detector-direction
+      filter, as Hsieh's adaptive trimmed mean: it trades a little resolution behind the thickest
+      anatomy for a variance the log can take; selection on the average, not the ray, so it does not
+      pick the low draws);
+    - the log's bias ``E[-log N] ~ -log(lambda) + Var(N) / (2 lambda^2)`` (second-order delta method,
+      ``Var = (lambda + sigma_e^2) / k`` for ``k`` averaged bins) is subtracted;
+    - counts at or below zero after electronic noise are floored at one SD of the electronic noise
+      (at least one count) before the log.
+
+    Without it (``low_signal_counts: 0``) the counts were clamped to one: a +10 to +20 HU bias at
+    dose 0.1 with electronic noise on a body-sized slice.
+    """
+    n = counts
+    k = torch.ones_like(n)
+    w = config.low_signal_window
+    sigma2 = float(config.electronic_noise) ** 2
+    if config.low_signal_counts > 0 and w > 1:
+        padded = torch.nn.functional.pad(n.reshape(-1, 1, n.shape[-1]), (w // 2, w // 2), mode="replicate")
+        smooth = torch.nn.functional.avg_pool1d(padded, w, stride=1).reshape(n.shape)
+        low = smooth < config.low_signal_counts
+        n = torch.where(low, smooth, n)
+        k = torch.where(low, torch.full_like(n, float(w)), k)
+    floor = max(1.0, float(config.electronic_noise))
+    pos = torch.clamp(n, min=floor)
+    var = (torch.clamp(n, min=0.0) + sigma2) / k
+    correction = torch.clamp(var / (2.0 * pos * pos), max=0.5)
+    return -torch.log(pos / i0) - correction
 
 
 def simulate(hu: torch.Tensor, pixel_mm: float, config: LowDoseConfig,
@@ -122,27 +196,32 @@ def simulate(hu: torch.Tensor, pixel_mm: float, config: LowDoseConfig,
     """Full-dose reference and low-dose images (HU, float32) of a batch of square slices.
 
     ``hu``: (B, N, N) in HU, all with pixel size ``pixel_mm``; ``seeds[b][k]``: the noise seed of
-    slice b at ``config.dose_fractions[k]``. Returns ``(full (B, N, N), low (B, K, N, N))``. Pixels
-    outside the reconstruction circle keep their input value in both.
+    slice b at ``config.dose_fractions[k]``. Returns ``(full (B, N, N), low (B, K, N, N))``. Anatomy
+    outside the inscribed circle is reconstructed on an enlarged field; air there is -1000 HU in both.
     """
     device = torch.device(config.device)
     b, n, _ = hu.shape
-    geom = config.geometry_for(n, pixel_mm)
-    proj = projector(geom, device)
     hu = hu.to(device, torch.float32)
+    outside = ~_circle(n, device)
+    pad = 0
+    if bool((hu[:, outside] > -950.0).any()):  # anatomy beyond the inscribed circle: enlarge the field
+        pad = (int(math.ceil(n * math.sqrt(2))) + 2 - n + 1) // 2
+        hu = torch.nn.functional.pad(hu, (pad, pad, pad, pad), value=-1000.0)
+    m = n + 2 * pad
+    geom = config.geometry_for(m, pixel_mm)
+    proj = projector(geom, device)
     mu = hu_to_mu(hu, config.mu_water_per_mm)
     p = proj.forward(mu) * pixel_mm  # dimensionless line integrals
     sinos = [p]
     for k, dose in enumerate(config.dose_fractions):
-        noisy = torch.empty_like(p)
-        for i in range(b):
-            noisy[i] = noisy_line_integrals(p[i], dose, config, int(seeds[i][k]))
-        sinos.append(noisy)
-    # one FBP per acquisition: sparse products of ~32 columns ran fastest here
-    rec = torch.stack([proj.fbp(s, window=config.filter) for s in sinos]) / pixel_mm
+        sinos.append(noisy_batch(p, dose, config, [int(seeds[i][k]) for i in range(b)]))
+    # all acquisitions (reference + each dose) of the batch in one FBP: one sparse product
+    rec = proj.fbp(torch.cat(sinos), window=config.filter).reshape(len(sinos), b, m, m) / pixel_mm
     rec = mu_to_hu(rec, config.mu_water_per_mm)
-    circle = _circle(n, device)
-    rec = torch.where(circle, rec, hu.unsqueeze(0))
+    if pad:
+        rec = rec[..., pad:pad + n, pad:pad + n]
+    else:  # outside the scanner's field: air, as a scanner's outside-field value
+        rec = torch.where(outside, torch.full_like(rec, -1000.0), rec)
     return rec[0], rec[1:].permute(1, 0, 2, 3)
 
 

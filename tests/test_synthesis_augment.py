@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -69,6 +70,40 @@ def test_per_image_monai_recipe_runs_on_one_image():
     img = torch.rand(1, 64, 64)
     out = per_image_transform(radiograph_recipe())(img)
     assert tuple(out.shape) == (1, 64, 64)
+
+
+def _features(out: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Per image: blob centroid shift and area ratio (spatial), mean shift in input SDs and the SD of
+    the flat background's residual noise in input SDs (intensity)."""
+    thr = (out.max(axis=(1, 2), keepdims=True) + np.median(out, axis=(1, 2), keepdims=True)) / 2
+    blob = out > thr
+    yy, xx = np.mgrid[:n, :n]
+    area = blob.sum((1, 2))
+    cy = (blob * yy).sum((1, 2)) / np.maximum(area, 1)
+    cx = (blob * xx).sum((1, 2)) / np.maximum(area, 1)
+    corner = out[:, 2:14, 2:14]
+    rough = corner - (np.roll(corner, 1, 1) + np.roll(corner, -1, 1) + np.roll(corner, 1, 2) + np.roll(corner, -1, 2)) / 4
+    return {"shift": np.hypot(cy - 31.5, cx - 31.5), "area": area / 256.0,
+            "mean": out.mean((1, 2)), "noise": rough[:, 1:-1, 1:-1].std((1, 2))}
+
+
+def test_the_per_image_monai_recipe_matches_batch_augment_in_distribution():
+    """The same recipe run both ways on 300 CT-like images (HU: air -1000, a 16 px soft-tissue square):
+    the distributions of translation, zoom, intensity shift and added noise agree (mean and SD within
+    15 % of the batched spread), so the benchmark's speed ratio compares like with like."""
+    n, count = 64, 300
+    img = torch.full((1, n, n), -1000.0)
+    img[:, 24:40, 24:40] = 40.0
+    rng = torch.Generator().manual_seed(0)
+    cfg = dataclasses.replace(ct_recipe(), elastic_prob=0.0)
+    batched = BatchAugment(cfg, rng)(img[None].repeat(count, 1, 1, 1))[:, 0].numpy()
+    per = per_image_transform(cfg, seed=0)
+    single = np.stack([np.asarray(per(img.clone()))[0] for _ in range(count)])
+    a, b = _features(batched, n), _features(single, n)
+    for name in ("shift", "area", "mean", "noise"):
+        spread = a[name].std()
+        assert abs(a[name].mean() - b[name].mean()) < 0.15 * spread, (name, a[name].mean(), b[name].mean(), spread)
+        assert 0.8 < b[name].std() / spread < 1.25, (name, a[name].std(), b[name].std())
 
 
 def test_training_import_needs_no_dicom_nlp_or_dask():

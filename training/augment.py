@@ -8,8 +8,8 @@ rotation, scale, flips (only where the anatomy allows: none by default, a left-r
 normal heart into dextrocardia), elastic deformation, contrast/brightness and noise; the whole
 spatial part is one displacement field resampled once by MONAI's ``Warp``. Per-image MONAI
 ``RandAffine`` costs ~40 ms on one CPU core for a 224² image, which is why the loader augments
-whole batches on the device; :func:`per_image_transform` is the same recipe as a MONAI ``Compose``
-of array transforms for per-sample use and for the benchmark's comparison.
+whole batches on the device; :func:`per_image_transform` is the same recipe (parameters drawn from
+the same distributions) as a MONAI ``Compose`` for per-sample use and for the benchmark's comparison.
 
 Intensity changes are relative to each image's own mean and standard deviation, so the same
 recipe works on HU, raw detector values or normalised tensors. Imports torch, numpy, pandas and
@@ -18,6 +18,7 @@ MONAI only: ``radcurate.training`` imports it on a GPU machine without DICOM or 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -145,26 +146,98 @@ class BatchAugment:
         return out, moved.to(masks.dtype)
 
 
-def per_image_transform(config: AugmentConfig = AugmentConfig()):
-    """The same recipe as a MONAI ``Compose`` of array transforms, for one (C, H, W) image at a time
-    (DataLoader workers; the benchmark's per-image baseline)."""
-    from monai.transforms import (Compose, Rand2DElastic, RandAffine, RandFlip, RandGaussianNoise,
-                                  RandScaleIntensity, RandShiftIntensity)
+def per_image_transform(config: AugmentConfig = AugmentConfig(), seed: int | None = None):
+    """The same recipe as a MONAI ``Compose`` for one (C, H, W) image at a time (DataLoader workers; the
+    benchmark's per-image baseline): every parameter is drawn from the distribution
+    :class:`BatchAugment` draws it from, and applied by MONAI's own transforms.
+
+    - spatial: crop + zoom + rotation + translation (+ flips) as one MONAI ``Affine`` whose parameters
+      follow BatchAugment's formulas (a random crop window anywhere in the image, then the
+      translation on top, in fractions of the side), outside filled with the image minimum (or
+      ``fill``); then MONAI's ``Rand2DElastic`` with the same control-point spacing and displacement SD;
+    - intensity, relative to the moved image's mean and SD as in BatchAugment: MONAI's
+      ``RandScaleIntensity`` (gain around the mean), ``RandShiftIntensity`` (shift in SDs) and
+      ``RandGaussianNoise`` (SD uniform up to ``noise`` SDs) applied to the z-scored image.
+
+    The one difference left: the elastic field is a second resampling (BatchAugment resamples once),
+    a slight extra smoothing; tests/test_synthesis_augment.py compares the output statistics.
+    """
+    from monai.transforms import Compose, Rand2DElastic, RandFlip
 
     c = config
-    zoom = (c.scale[0] / c.crop[1] - 1, c.scale[1] / c.crop[0] - 1)
-    steps: list[Any] = [RandAffine(prob=1.0, rotate_range=math.radians(c.rotate_deg), scale_range=zoom,
-                                   translate_range=None, padding_mode="border")]
-    if c.elastic_prob > 0:
-        steps.append(Rand2DElastic(spacing=c.elastic_spacing, magnitude_range=(0, c.elastic_magnitude),
+    rand_affine, relative_intensity = _monai_steps()
+    steps: list[Any] = [rand_affine(c)]
+    if c.elastic_prob > 0 and c.elastic_magnitude > 0:
+        steps.append(Rand2DElastic(spacing=c.elastic_spacing, magnitude_range=(c.elastic_magnitude, c.elastic_magnitude),
                                    prob=c.elastic_prob, padding_mode="border"))
     if c.flip_lr:
         steps.append(RandFlip(prob=0.5, spatial_axis=1))
     if c.flip_ud:
         steps.append(RandFlip(prob=0.5, spatial_axis=0))
-    steps += [RandScaleIntensity(factors=c.contrast, prob=1.0), RandShiftIntensity(offsets=c.brightness, prob=1.0),
-              RandGaussianNoise(prob=1.0, std=c.noise)]
-    return Compose(steps)
+    steps.append(relative_intensity(c))
+    t = Compose(steps)
+    if seed is not None:
+        t.set_random_state(seed)
+    return t
+
+
+@functools.lru_cache(maxsize=None)
+def _monai_steps():
+    """The two custom MONAI transforms, defined on first use: importing ``monai.transforms`` pulls in
+    pydicom where it is installed, and this module must import without it."""
+    from monai.transforms import Affine, RandGaussianNoise, RandomizableTransform, RandScaleIntensity, RandShiftIntensity
+
+    class RandRecipeAffine(RandomizableTransform):
+        """BatchAugment's crop/zoom/rotation/translation draw, applied with MONAI's ``Affine``."""
+
+        def __init__(self, config: AugmentConfig):
+            super().__init__(prob=1.0)
+            self.c = config
+
+        def randomize(self, data=None) -> None:
+            c, u = self.c, self.R.uniform
+            self.theta = math.radians(u(-c.rotate_deg, c.rotate_deg))
+            crop = u(c.crop[0], c.crop[1])
+            self.zoom = u(c.scale[0], c.scale[1]) / crop
+            self.ty = u(-1, 1) * (1 - crop) / 2 + u(-c.translate, c.translate)
+            self.tx = u(-1, 1) * (1 - crop) / 2 + u(-c.translate, c.translate)
+
+        def __call__(self, img):
+            self.randomize()
+            x = torch.as_tensor(img, dtype=torch.float32)
+            h, w = x.shape[-2:]
+            fill = float(x.min()) if self.c.fill is None else float(self.c.fill)
+            aff = Affine(rotate_params=self.theta, scale_params=(1 / self.zoom, 1 / self.zoom),
+                         translate_params=(self.ty * h, self.tx * w), padding_mode="zeros", image_only=True)
+            return torch.as_tensor(aff(x - fill)) + fill
+
+    class RelativeIntensity(RandomizableTransform):
+        """MONAI's scale / shift / noise transforms in units of the image's own mean and SD."""
+
+        def __init__(self, config: AugmentConfig):
+            super().__init__(prob=1.0)
+            c = config
+            self.steps = [RandScaleIntensity(factors=c.contrast, prob=1.0),
+                          RandShiftIntensity(offsets=c.brightness, prob=1.0)]
+            if c.noise > 0:
+                self.steps.append(RandGaussianNoise(prob=1.0, mean=0.0, std=c.noise, sample_std=True))
+
+        def set_random_state(self, seed=None, state=None):
+            super().set_random_state(seed, state)
+            for t in self.steps:
+                t.set_random_state(state=np.random.RandomState(self.R.randint(2**31 - 1)))
+            return self
+
+        def __call__(self, img):
+            x = torch.as_tensor(img, dtype=torch.float32)
+            sd, mean = torch.std_mean(x)
+            sd = sd.clamp_min(1e-6)
+            z = (x - mean) / sd
+            for t in self.steps:
+                z = torch.as_tensor(t(z))
+            return z * sd + mean
+
+    return RandRecipeAffine, RelativeIntensity
 
 
 def oversampling_weights(samples: pd.DataFrame, findings: Sequence[str], split_column: str = "split",

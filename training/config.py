@@ -1,8 +1,10 @@
 """Typed configuration of the training baselines: one dataclass per task, one for the run.
 
 Defaults follow the anchors (CheXNet: DenseNet-121 at 224 px, Adam 1e-3; RED-CNN: 5 conv + 5
-deconv layers, 96 filters, MSE); ``small=True`` models exist so CPU tests and smoke runs take
-seconds. The effective config is written into the run folder and hashed, so a resumed run can
+deconv layers, 96 filters, MSE, trained on native-resolution patches) with what practitioners add:
+AdamW with weight decay (not on biases and norm layers), a cosine schedule after a linear warm-up,
+early stopping on a validation metric and the best epoch's weights kept. ``small=True`` models
+exist so CPU tests and smoke runs take seconds. The effective config is written into the run folder and hashed, so a resumed run can
 refuse to continue under a different config.
 """
 
@@ -16,8 +18,14 @@ from typing import Any, Mapping
 
 from radcurate.vocabulary import UNCERTAINTY_POLICIES
 
+from .augment import AugmentConfig, ct_recipe, radiograph_recipe
+
 TASKS = ("classify", "segment", "denoise")
 POLICIES = UNCERTAINTY_POLICIES
+SCHEDULES = ("cosine", "onecycle", "constant")
+#: The validation metric each task's early stopping and best checkpoint follow by default.
+MONITORS = {"classify": "val_auc", "segment": "val_dice", "denoise": "val_psnr"}
+MONITOR_CHOICES = ("auto", "val_loss", "val_auc", "val_dice", "val_psnr")
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,14 @@ class DenoiseConfig:
     eval_window: tuple[float, float] = (-1000.0, 1000.0)
     holdout_fraction: float = 0.34  # share of pair patients held out when val/test have no pairs
     dose_fraction: float | None = None  # train on pairs of this dose only (default: every dose written)
+    # RED-CNN trains on random native-resolution patches (no resize: a resize averages the very noise
+    # the network must learn) and is scored on whole native slices; ``image_size`` does not apply.
+    patch_size: int = 64
+    patches_per_image: int = 8  # random patches drawn from each training slice per epoch
+
+    def __post_init__(self) -> None:
+        if self.patch_size < 16 or self.patches_per_image < 1:
+            raise ValueError("denoise patch_size must be >= 16 and patches_per_image >= 1")
 
 
 @dataclass(frozen=True)
@@ -73,8 +89,13 @@ class TrainConfig:
     task: str = "classify"
     epochs: int = 10
     batch_size: int = 16  # global: split evenly over DDP processes
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
+    lr: float = 1e-3  # peak learning rate (after the warm-up)
+    weight_decay: float = 1e-4  # AdamW, decoupled; biases and normalisation weights are not decayed
+    schedule: str = "cosine"  # cosine (after a linear warm-up) | onecycle | constant
+    warmup_epochs: float = 1.0  # linear warm-up from lr/100 (cosine; onecycle takes it as its rise)
+    min_lr_ratio: float = 0.01  # the cosine ends at lr * this
+    monitor: str = "auto"  # validation metric for early stopping and best.pt (auto: see MONITORS)
+    patience: int = 5  # stop after this many epochs without improvement of the monitor (0: never)
     image_size: int = 224
     small: bool = False  # a narrow model of the same family, for CPU smoke runs and tests
     seed: int = 0
@@ -87,6 +108,14 @@ class TrainConfig:
     data_on_device: float = 0.25
     deterministic: bool = True  # deterministic kernels (cuDNN); off trades bitwise resume for speed
     bootstrap: int = 1000  # patient resamples for the 95 % CIs
+    # BatchAugment on the batch's device (classify, segment); None: the task's recipe
+    # (radiographs: radiograph_recipe; CT windows: ct_recipe with air at 0).
+    augment: bool = False
+    augmentation: AugmentConfig | None = None
+    balanced: bool = False  # classify: oversample rare findings (training rows only)
+    init: str | None = None  # weights to start from: a run's checkpoint or a state dict (never downloaded)
+    # MLflow: "local" (RUN/mlflow.db + RUN/mlartifacts), "none", or a tracking URI (http://, sqlite://...)
+    tracking: str = "local"
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     denoise: DenoiseConfig = field(default_factory=DenoiseConfig)
@@ -100,6 +129,36 @@ class TrainConfig:
             raise ValueError("precision must be auto, fp32, bf16 or fp16")
         if self.epochs < 1 or self.batch_size < 1 or self.image_size < 16:
             raise ValueError("epochs and batch size must be >= 1, image size >= 16")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
+        if self.monitor not in MONITOR_CHOICES:
+            raise ValueError(f"monitor must be one of {', '.join(MONITOR_CHOICES)}")
+        if self.monitor not in ("auto", "val_loss", MONITORS[self.task]):
+            raise ValueError(f"{self.task} can monitor val_loss or {MONITORS[self.task]}, not {self.monitor}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.warmup_epochs < 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError("lr must be > 0, weight_decay and warmup_epochs >= 0, min_lr_ratio in [0, 1]")
+        if self.patience < 0:
+            raise ValueError("patience must be >= 0 (0: no early stopping)")
+        if self.augment and self.task == "denoise":
+            raise ValueError("--augment is for classify and segment: augmenting a low-dose/full-dose pair "
+                             "would change the noise the denoiser must learn to remove")
+        if self.balanced and self.task != "classify":
+            raise ValueError("--balanced oversamples rare findings: classify only")
+        if isinstance(self.augmentation, Mapping):
+            object.__setattr__(self, "augmentation", AugmentConfig.from_mapping(self.augmentation))
+
+    @property
+    def monitor_metric(self) -> str:
+        """The validation metric followed (``auto`` resolved for the task)."""
+        return MONITORS[self.task] if self.monitor == "auto" else self.monitor
+
+    def augment_recipe(self) -> AugmentConfig:
+        """The augmentation applied with ``augment``: the configured one, else the task's recipe."""
+        if self.augmentation is not None:
+            return self.augmentation
+        if self.task == "classify":
+            return radiograph_recipe()
+        return dataclasses.replace(ct_recipe(), fill=0.0)  # CT windowed to [0, 1]: air is 0
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self)))
@@ -107,7 +166,7 @@ class TrainConfig:
     def training_hash(self) -> str:
         """Hash of everything that changes the weights except ``epochs`` (a run may be extended)."""
         d = self.to_dict()
-        for k in ("epochs", "device", "bootstrap", "data_on_device"):
+        for k in ("epochs", "device", "bootstrap", "data_on_device", "tracking", "patience"):
             d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -117,7 +176,9 @@ def config_from_dict(d: Mapping[str, Any]) -> TrainConfig:
     subs = {"classify": ClassifyConfig, "segment": SegmentConfig, "denoise": DenoiseConfig}
     kwargs: dict[str, Any] = {}
     for k, v in d.items():
-        if k in subs:
+        if k == "augmentation" and isinstance(v, Mapping):
+            kwargs[k] = _build(AugmentConfig, v)
+        elif k in subs:
             kwargs[k] = _build(subs[k], v)
         else:
             kwargs[k] = v

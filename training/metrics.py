@@ -10,7 +10,7 @@ correlated, and resampling them would make the intervals too narrow.
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -66,15 +66,39 @@ def by_patient(values: np.ndarray, patients: np.ndarray, how: str = "max") -> tu
 
 
 MIN_PATIENTS = 3  # fewer patients than this: no interval (a resample of two patients says nothing)
+#: A patient-level AUC needs at least this many positive and this many negative patients: with one
+#: or two patients on a side the AUC only says how those few were ranked, and its interval is a coin toss.
+MIN_PATIENTS_PER_CLASS = 5
+
+
+class BootstrapCI(NamedTuple):
+    """A 95 % percentile interval and the share of resamples whose statistic was undefined (dropped)."""
+
+    lo: float
+    hi: float
+    dropped: float  # share of resamples where the statistic was NaN (e.g. one class only)
+    resamples: int
+
+    def as_list(self) -> list[float]:
+        return [self.lo, self.hi]
 
 
 def patient_bootstrap(patients: np.ndarray, stat: Callable[[np.ndarray], float], n: int = 1000,
-                      seed: int = 0) -> tuple[float, float]:
-    """95 % percentile interval of ``stat(image_indices)`` over patient resamples (NaN draws skipped)."""
+                      seed: int = 0) -> BootstrapCI:
+    """95 % percentile interval of ``stat(image_indices)`` over patient resamples.
+
+    Each resample draws as many patients as there are, with replacement; ``stat`` gets the image
+    indices of every drawn patient, repeated as often as the patient was drawn, so a statistic over
+    images keeps the multiplicity by itself and a statistic per patient must weigh each patient by
+    its draws (:func:`patient_weighted_mean`). Resamples whose statistic is NaN are dropped and their
+    share is returned beside the interval; below 10 % kept the interval is NaN.
+    """
     keys, inv = np.unique(patients, return_inverse=True)
     if len(keys) < MIN_PATIENTS:
-        return float("nan"), float("nan")
-    groups = [np.flatnonzero(inv == i) for i in range(len(keys))]
+        return BootstrapCI(float("nan"), float("nan"), float("nan"), 0)
+    order = np.argsort(inv, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(inv, minlength=len(keys)))])
+    groups = [order[starts[i]:starts[i + 1]] for i in range(len(keys))]
     rng = np.random.default_rng(seed)
     vals = []
     for _ in range(n):
@@ -82,10 +106,42 @@ def patient_bootstrap(patients: np.ndarray, stat: Callable[[np.ndarray], float],
         v = stat(np.concatenate([groups[i] for i in pick]))
         if np.isfinite(v):
             vals.append(v)
+    dropped = 1.0 - len(vals) / n if n else float("nan")
     if len(vals) < max(10, n // 10):
-        return float("nan"), float("nan")
+        return BootstrapCI(float("nan"), float("nan"), dropped, n)
     lo, hi = np.percentile(vals, [2.5, 97.5])
-    return float(lo), float(hi)
+    return BootstrapCI(float(lo), float(hi), dropped, n)
+
+
+def patient_weighted_mean(per_patient: np.ndarray, patients: np.ndarray,
+                          keys: np.ndarray | None = None) -> Callable[[np.ndarray], float]:
+    """A bootstrap statistic: the mean of ``per_patient`` values (one per sorted unique patient key)
+    over the patients of a resample, each counted as often as it was drawn.
+
+    ``patients`` are the image rows' patient keys (what :func:`patient_bootstrap` resamples); a
+    patient drawn k times brings k copies of its images, so its draw count is the count of its
+    image indices divided by its image count. NaN values (e.g. no lesion, no prediction) are left out.
+    """
+    ukeys, inv = np.unique(patients, return_inverse=True)
+    if keys is not None and not np.array_equal(np.asarray(keys), ukeys):
+        raise ValueError("per-patient values must follow the sorted unique patient keys")
+    v = np.asarray(per_patient, dtype=float)
+    n_img = np.bincount(inv, minlength=len(ukeys)).astype(float)
+
+    def stat(ix: np.ndarray) -> float:
+        draws = np.bincount(inv[ix], minlength=len(ukeys)) / n_img
+        ok = (draws > 0) & np.isfinite(v)
+        return float((draws[ok] * v[ok]).sum() / draws[ok].sum()) if ok.any() else float("nan")
+
+    return stat
+
+
+def auc_if_enough(y: np.ndarray, s: np.ndarray, minimum: int = MIN_PATIENTS_PER_CLASS) -> float:
+    """:func:`rank_auc` when both classes have at least ``minimum`` members, else NaN."""
+    y = np.asarray(y).astype(bool)
+    if y.sum() < minimum or (~y).sum() < minimum:
+        return float("nan")
+    return rank_auc(y, s)
 
 
 def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:

@@ -54,3 +54,39 @@ def build_model(config: TrainConfig, out_channels: int = 1) -> nn.Module:
         return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=channels,
                     strides=(2,) * (len(channels) - 1), num_res_units=2)
     return REDCNN(channels=16 if config.small else 96)
+
+
+def load_init(model: nn.Module, path: str) -> dict:
+    """Start ``model`` from weights on disk: a run folder (its ``checkpoints/best.pt``), a
+    ``best.pt``/``last.pt`` checkpoint, or a plain state dict (``torch.save(model.state_dict())``).
+
+    Nothing is downloaded: the file must be here (e.g. a classifier trained on another site's curated
+    data). Tensors whose name and shape match are loaded; the others (typically a classification
+    head with another number of findings) keep their fresh initialisation and are listed. Loaded with
+    ``weights_only=True``: a file that needs arbitrary unpickling is refused.
+    """
+    import hashlib
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "checkpoints" / "best.pt"
+    if not p.is_file():
+        raise FileNotFoundError(f"--init {path}: no such checkpoint or state dict (nothing is downloaded)")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"--init {p}: not a plain checkpoint or state dict ({type(exc).__name__}); "
+                         "pass a run's checkpoints/best.pt or torch.save(model.state_dict(), PATH)") from None
+    state = obj.get("model", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"--init {p}: holds no state dict of tensors")
+    state = {k.removeprefix("module.").removeprefix("_orig_mod."): v for k, v in state.items()}
+    own = model.state_dict()
+    loaded = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not loaded:
+        raise ValueError(f"--init {p}: no tensor matches this network (is it the same task and --small setting?)")
+    model.load_state_dict(loaded, strict=False)
+    skipped = sorted(set(own) - set(loaded))
+    return {"path": str(p.resolve()), "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            "loaded": len(loaded), "kept_fresh": skipped, "unused": sorted(set(state) - set(loaded))}

@@ -46,13 +46,15 @@ class TaskData:
     weight: torch.Tensor | None = None  # classify: N,F per-label loss weight
     names: list[str] = field(default_factory=list)  # classify: finding names
     info: dict[str, Any] = field(default_factory=dict)  # counts and provenance for the run record
+    hw: np.ndarray | None = None  # denoise: N x 2 native (rows, columns) inside the padded tensors
 
     def subset(self, split: str) -> "TaskData":
         idx = np.flatnonzero(self.split == split)
         t = torch.as_tensor(idx, dtype=torch.long)
         return TaskData(self.x[t], self.y[t], self.patient[idx], self.split[idx], self.key[idx],
                         None if self.mask is None else self.mask[t],
-                        None if self.weight is None else self.weight[t], self.names, self.info)
+                        None if self.weight is None else self.weight[t], self.names, self.info,
+                        None if self.hw is None else self.hw[idx])
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -64,7 +66,7 @@ class TaskData:
         """The same samples with their tensors on ``device`` (keys and splits stay numpy)."""
         mv = lambda t: None if t is None else t.to(device)  # noqa: E731
         return TaskData(mv(self.x), mv(self.y), self.patient, self.split, self.key, mv(self.mask),
-                        mv(self.weight), self.names, self.info)
+                        mv(self.weight), self.names, self.info, self.hw)
 
 
 # --- splits and data version -------------------------------------------------------------------
@@ -253,6 +255,32 @@ def lesion_mask(rows: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def masks_for(curated: Path, keys: np.ndarray, table: str | Path, size: int) -> tuple[np.ndarray, torch.Tensor]:
+    """True masks of a table in the layout of ``lesions.parquet`` (instance_key, box_x0..box_y1 in
+    native pixels, mask bytes) for the slices ``keys``, resized as the task's inputs: (which of
+    ``keys`` have a row, masks (N, 1, size, size) of those)."""
+    path = Path(table)
+    if not path.is_file():
+        raise DataError(f"{path} not found: a table of true masks (instance_key, box_x0..box_y1, mask)")
+    t = pq.read_table(path).to_pandas()
+    need = {"instance_key", "box_x0", "box_y0", "box_x1", "box_y1", "mask"}
+    if not need <= set(t.columns):
+        raise DataError(f"{path} lacks column(s) {', '.join(sorted(need - set(t.columns)))}")
+    t = t[t["mask"].notna() & t["instance_key"].isin(set(keys))]
+    have = np.flatnonzero(np.isin(keys, t["instance_key"].unique()))
+    if not len(have):
+        return have, torch.zeros((0, 1, size, size))
+    shapes = read_images(curated, columns=["instance_key", "rows", "columns"],
+                         filters=[("instance_key", "in", list(keys[have])), ("preprocessing", "=", "native")]
+                         ).drop_duplicates("instance_key").set_index("instance_key")
+    by_key = dict(tuple(t.groupby("instance_key")))
+    out = []
+    for k in keys[have]:
+        shape = (int(shapes.loc[k, "rows"]), int(shapes.loc[k, "columns"]))
+        out.append((_resize(lesion_mask(by_key[k], shape), size, mode="nearest") > 0.5).float())
+    return have, torch.stack(out)
+
+
 def segment_data(curated: Path, config: TrainConfig) -> TaskData:
     cfg = config.segment
     splits = read_splits(curated)
@@ -338,10 +366,24 @@ def denoise_data(curated: Path, config: TrainConfig) -> TaskData:
         info["split_source"] = "curated/splits.parquet"
     info["pair_patients_in_val_test"] = int(leaked)
     lows, fulls = _frames(low), _frames(full)
-    x = torch.stack([_resize(window(a, cfg.window), config.image_size) for a in lows])
-    y = torch.stack([_resize(window(a, cfg.window), config.image_size) for a in fulls])
+    # native resolution: a resize would average away the noise the network must learn to remove
+    x, hw = _padded([window(a, cfg.window) for a in lows])
+    y, _ = _padded([window(a, cfg.window) for a in fulls])
+    info["resolution"] = "native (no resize); trained on random patches of " + str(cfg.patch_size) + " px"
+    if len({tuple(v) for v in hw}) > 1:
+        info["padded"] = "slices of several sizes, padded with air at the bottom and right"
     return TaskData(x, y, low["patient_key"].to_numpy(), split.to_numpy(dtype=object),
-                    low["instance_key"].to_numpy(), info=info)
+                    low["instance_key"].to_numpy(), info=info, hw=hw)
+
+
+def _padded(arrays: list[np.ndarray]) -> tuple[torch.Tensor, np.ndarray]:
+    """(N, 1, H, W) of native slices, zero-padded (air in a [0, 1] CT window) to the largest; (N, 2) sizes."""
+    hw = np.array([a.shape[-2:] for a in arrays], dtype=np.int64).reshape(-1, 2)
+    h, w = (int(hw[:, 0].max()), int(hw[:, 1].max())) if len(hw) else (0, 0)
+    out = torch.zeros((len(arrays), 1, h, w), dtype=torch.float32)
+    for i, a in enumerate(arrays):
+        out[i, 0, :a.shape[-2], :a.shape[-1]] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    return out, hw
 
 
 def task_data(curated: Path, config: TrainConfig) -> TaskData:
